@@ -1,0 +1,37 @@
+"""Attention kernels: the dense reference, sparse masks, sliding window, flash, Triton, ring.
+
+Every kernel here is tested against `attention` (dense, materialised) or PyTorch SDPA.
+Layout everywhere: (batch, heads, seq, head_dim).
+"""
+
+from lcedu._lazy import lazy_exports
+
+_EXPORTS = {
+    "attention": "reference",
+    "check_qkv": "reference",
+    "causal_mask": "masks",
+    "sliding_window_mask": "masks",
+    "dilated_window_mask": "masks",
+    "global_mask": "masks",
+    "longformer_mask": "masks",
+    "bigbird_mask": "masks",
+    "block_sparse_mask": "masks",
+    "density": "masks",
+    "sliding_window_attention": "sliding_window",
+    "LongformerSelfAttention": "sliding_window",
+    "lesson_sliding_window_attention": "sliding_window",
+    "merge_partials": "flash",
+    "flash_attention": "flash",
+    "visited_tiles": "flash",
+    "hbm_bytes_naive": "flash",
+    "hbm_bytes_flash": "flash",
+    "sdpa": "sdpa",
+    "triton_flash_attention": "triton_flash",
+    "shard_sequence": "ring",
+    "gather_sequence": "ring",
+    "simulate_ring_attention": "ring",
+    "ring_attention": "ring",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

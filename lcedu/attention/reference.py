@@ -1,0 +1,142 @@
+"""Dense attention, written out in full: the witness every other kernel is tested against.
+
+softmax(q·kᵀ·scale + bias, masked) · v, materialising the (q_len × k_len) score matrix
+exactly as "Attention Is All You Need" (Vaswani et al., 2017) defines it. Layout is
+PyTorch SDPA's (batch, heads, seq, head_dim); boolean masks use True = may attend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["attention", "check_qkv"]
+
+
+def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, name: str = "attention") -> None:
+    """Raise ValueError unless q, k, v are (batch, heads, seq, dim) tensors that agree.
+
+    q and k must share head_dim; k and v must share their sequence length; batch and head
+    counts must agree; all three must share one floating dtype and one device.
+    """
+    for label, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 4:
+            raise ValueError(
+                f"{name}: {label} must have 4 dimensions (batch, heads, seq, head_dim), "
+                f"got shape {tuple(t.shape)}"
+            )
+        if not t.is_floating_point():
+            raise ValueError(f"{name}: {label} must be a floating tensor, got dtype {t.dtype}")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise ValueError(
+            f"{name}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}"
+        )
+    if not (q.device == k.device == v.device):
+        raise ValueError(
+            f"{name}: q, k and v must be on one device, got {q.device}, {k.device}, {v.device}"
+        )
+    if q.shape[0] != k.shape[0] or k.shape[0] != v.shape[0]:
+        raise ValueError(
+            f"{name}: batch sizes differ: q {q.shape[0]}, k {k.shape[0]}, v {v.shape[0]}"
+        )
+    if q.shape[1] != k.shape[1] or k.shape[1] != v.shape[1]:
+        raise ValueError(
+            f"{name}: head counts differ: q {q.shape[1]}, k {k.shape[1]}, v {v.shape[1]}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"{name}: q and k must have the same head_dim, got {q.shape[-1]} and {k.shape[-1]}"
+        )
+    if k.shape[2] != v.shape[2]:
+        raise ValueError(
+            f"{name}: k and v must have the same sequence length, got {k.shape[2]} and {v.shape[2]}"
+        )
+
+
+def _broadcastable(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    if len(shape) > len(target):
+        return False
+    for s, t in zip(reversed(shape), reversed(target)):
+        if s != 1 and s != t:
+            return False
+    return True
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    mask: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    causal: bool = False,
+    scale: float | None = None,
+    return_weights: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Dense softmax attention over (batch, heads, seq, head_dim) tensors.
+
+    Args:
+        q: queries, (B, H, Lq, D).
+        k: keys, (B, H, Lk, D).
+        v: values, (B, H, Lk, Dv).
+        mask: boolean, broadcastable to (B, H, Lq, Lk); True = may attend.
+        bias: float, broadcastable to (B, H, Lq, Lk); added to the scaled scores
+            (-inf = may not attend), as SDPA's float ``attn_mask``.
+        causal: query i attends to keys j <= i (top-left aligned, as SDPA's ``is_causal``).
+        scale: multiplies q·kᵀ; default 1/sqrt(D).
+        return_weights: also return the (B, H, Lq, Lk) attention probabilities.
+
+    A query row with no key it may attend to has no softmax; its output (and weights) are
+    defined as zeros here, where SDPA would give NaN.
+    """
+    check_qkv(q, k, v, name="attention")
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    target = (B, H, Lq, Lk)
+    if scale is None:
+        scale = 1.0 / math.sqrt(D)
+    elif not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"attention: scale must be a positive number, got {scale!r}")
+
+    scores = torch.matmul(q, k.transpose(-2, -1)) * scale
+    if bias is not None:
+        if not isinstance(bias, torch.Tensor) or not bias.is_floating_point():
+            raise ValueError("attention: bias must be a floating tensor (use mask= for booleans)")
+        if not _broadcastable(tuple(bias.shape), target):
+            raise ValueError(
+                f"attention: bias of shape {tuple(bias.shape)} does not broadcast to the "
+                f"score matrix {target}"
+            )
+        scores = scores + bias.to(scores.dtype)
+    allowed = None
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise ValueError(
+                "attention: mask must be a boolean tensor (True = may attend); "
+                "pass float biases as bias="
+            )
+        if not _broadcastable(tuple(mask.shape), target):
+            raise ValueError(
+                f"attention: mask of shape {tuple(mask.shape)} does not match the score "
+                f"matrix {target} (batch, heads, q_len, k_len)"
+            )
+        allowed = mask.to(q.device)
+    if causal:
+        tri = torch.ones(Lq, Lk, dtype=torch.bool, device=q.device).tril()
+        allowed = tri if allowed is None else (allowed & tri)
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, float("-inf"))
+
+    row_max = scores.amax(dim=-1, keepdim=True)
+    empty = torch.isneginf(row_max)
+    row_max = torch.where(empty, torch.zeros_like(row_max), row_max)
+    p = torch.exp(scores - row_max)
+    denom = p.sum(dim=-1, keepdim=True)
+    weights = p / torch.where(denom == 0, torch.ones_like(denom), denom)
+    out = torch.matmul(weights, v)
+    if return_weights:
+        return out, weights
+    return out

@@ -1,0 +1,1 @@
+"""Matplotlib figure functions: stateless, each returns a Figure of what the core computes."""

@@ -1,0 +1,1 @@
+"""ipywidgets dashboards: each a thin wrapper over a pure ``render(params) -> Figure``."""
