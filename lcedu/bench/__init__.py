@@ -1,0 +1,205 @@
+"""Measurement: which device, how long, how much memory, and a record of where it ran.
+
+Timing takes a warm-up and the median of several runs (CUDA events on a GPU,
+`time.perf_counter` on a CPU). Peak memory is measured, not computed: CUDA allocator
+statistics on a GPU, the process's peak resident set (Linux `/proc/self/clear_refs` + VmHWM)
+on a CPU. Every benchmark writes its numbers with `environment_info()` beside them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "device",
+    "device_name",
+    "Timing",
+    "time_fn",
+    "measure_peak_memory",
+    "environment_info",
+    "write_record",
+]
+
+
+def device(prefer: str | None = None) -> torch.device:
+    """The best available device: CUDA, then Apple MPS, then CPU (or `prefer` if given)."""
+    if prefer is not None:
+        dev = torch.device(prefer)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("CUDA was requested but no CUDA GPU is available on this machine")
+        if dev.type == "mps" and not _mps_available():
+            raise ValueError("MPS was requested but Apple's Metal backend is not available")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def device_name(dev: torch.device | str | None = None) -> str:
+    """A human-readable name: the GPU's name, 'Apple MPS', or the CPU model and core count."""
+    dev = torch.device(dev) if dev is not None else device()
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    if dev.type == "mps":
+        return "Apple MPS"
+    return f"{_cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+@dataclass
+class Timing:
+    """Seconds per call: median and minimum of `times` (warm-up runs excluded)."""
+
+    median_s: float
+    min_s: float
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        return self.median_s * 1e3
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+def time_fn(
+    fn: Callable[[], Any],
+    *,
+    warmup: int = 1,
+    repeats: int = 5,
+    device: torch.device | str | None = None,
+) -> Timing:
+    """Time `fn()`: `warmup` untimed calls, then the median of `repeats` timed calls."""
+    if not callable(fn):
+        raise ValueError("time_fn needs a function to call, e.g. time_fn(lambda: f(x))")
+    if warmup < 0 or repeats < 1:
+        raise ValueError(f"warmup must be >= 0 and repeats >= 1, got {warmup} and {repeats}")
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    for _ in range(warmup):
+        fn()
+    _sync(dev)
+    times: list[float] = []
+    for _ in range(repeats):
+        if dev.type == "cuda":
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(dev)
+            times.append(start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            fn()
+            _sync(dev)
+            times.append(time.perf_counter() - t0)
+    return Timing(statistics.median(times), min(times), times)
+
+
+def _read_status_kib(key: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="utf-8") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure_peak_memory(
+    fn: Callable[[], Any], device: torch.device | str | None = None
+) -> int | None:
+    """Run `fn()` once and return the peak memory it added, in bytes (None if unmeasurable).
+
+    CUDA: `max_memory_allocated` above what was allocated before. CPU on Linux: the peak
+    resident set size above the resident size before (the kernel's high-water mark, reset
+    through /proc/self/clear_refs). Elsewhere: None, never a guess. Small allocations that
+    the C allocator serves from memory it already holds do not show up on the CPU; the
+    large buffers that matter here (score matrices, caches) do.
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    gc.collect()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+        fn()
+        torch.cuda.synchronize(dev)
+        return int(torch.cuda.max_memory_allocated(dev) - base)
+    if dev.type == "cpu" and sys.platform.startswith("linux"):
+        base = _read_status_kib("VmRSS")
+        if base is None or not _reset_peak_rss():
+            return None
+        fn()
+        peak = _read_status_kib("VmHWM")
+        if peak is None:
+            return None
+        return max(0, (peak - base) * 1024)
+    return None
+
+
+def environment_info(dev: torch.device | str | None = None) -> dict[str, Any]:
+    """Where a measurement ran: device and its name, torch/python versions, date, cores."""
+    dev = torch.device(dev) if dev is not None else device()
+    return {
+        "device": dev.type,
+        "device_name": device_name(dev),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def write_record(path: str | Path, record: dict[str, Any]) -> Path:
+    """Write a JSON record (creating folders); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
