@@ -29,7 +29,7 @@ lab: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/lcedu exercises check
-	MPLBACKEND=Agg $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

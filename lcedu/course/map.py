@@ -1,0 +1,124 @@
+"""The course map: every notebook, the lesson section it mirrors, and its graded exercise.
+
+One table, read by the welcome notebook, the README check and the tests, so the map a learner
+sees is the map the repository has. Lesson sections follow ``shared/seed/README.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Lesson", "COURSE", "repo_root", "course_table"]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    number: str
+    title: str
+    section: str
+    notebook: str
+    exercise: str | None = None
+    practises: str = ""
+
+    @property
+    def solution(self) -> str | None:
+        return (
+            None if self.exercise is None else self.exercise.replace("exercises/", "solutions/", 1)
+        )
+
+
+COURSE: tuple[Lesson, ...] = (
+    Lesson("00", "Welcome: the map, JupyterLab, grading", "overview", "notebooks/00_welcome.ipynb"),
+    Lesson(
+        "01",
+        "Why long context: the quadratic wall, KV-cache memory",
+        "§1.1–1.2",
+        "notebooks/01_why_long_context.ipynb",
+        "exercises/01_kv_cache_memory.ipynb",
+        "kv_cache_bytes, attention_matrix_bytes",
+    ),
+    Lesson(
+        "02",
+        "Sparse attention and Longformer",
+        "§2.1–2.2",
+        "notebooks/02_sparse_attention.ipynb",
+        "exercises/02_sparse_attention.ipynb",
+        "sliding_window_mask, longformer_mask, banded attention",
+    ),
+    Lesson(
+        "03",
+        "FlashAttention: online softmax and tiling",
+        "§2.3",
+        "notebooks/03_flash_attention.ipynb",
+        "exercises/03_flash_attention.ipynb",
+        "merge_partials, tiled forward",
+    ),
+    Lesson(
+        "04",
+        "RoPE and Position Interpolation",
+        "§3.1–3.2",
+        "notebooks/04_rope_and_position_interpolation.ipynb",
+        "exercises/04_rope_and_pi.ipynb",
+        "apply_rope, linear (PI)",
+    ),
+    Lesson(
+        "05",
+        "NTK-aware scaling, YaRN, Llama 3",
+        "§3.3",
+        "notebooks/05_ntk_and_yarn.ipynb",
+        "exercises/05_yarn.ipynb",
+        "yarn inv_freq and attention factor",
+    ),
+    Lesson(
+        "06",
+        "ALiBi",
+        "§4.1–4.2",
+        "notebooks/06_alibi.ipynb",
+        "exercises/06_alibi.ipynb",
+        "alibi_slopes, alibi_bias",
+    ),
+    Lesson(
+        "07",
+        "Ring Attention",
+        "§5.1–5.2",
+        "notebooks/07_ring_attention.ipynb",
+        "exercises/07_ring_attention.ipynb",
+        "LSE merge, one ring step",
+    ),
+    Lesson(
+        "08",
+        "Practical guide: KV caches, memory tricks, chunking, SSMs",
+        "§6.1–6.2",
+        "notebooks/08_practical_guide.ipynb",
+        "exercises/08_sliding_window_cache.ipynb",
+        "SlidingWindowCache.update",
+    ),
+    Lesson(
+        "09",
+        "Capstone: train short, test long",
+        "§3–4 in practice",
+        "notebooks/09_capstone_train_short_test_long.ipynb",
+    ),
+)
+
+
+def repo_root() -> Path:
+    """The checkout this package was installed from (editable install), or the cwd."""
+    here = Path(__file__).resolve().parents[2]
+    if (here / "notebooks").is_dir():
+        return here
+    return Path.cwd()
+
+
+def course_table(markdown: bool = True) -> str:
+    """The course map as a Markdown table (or plain text)."""
+    rows = [("#", "Notebook", "Lesson §", "Exercise (you implement)")]
+    for lesson in COURSE:
+        ex = f"{lesson.exercise} ({lesson.practises})" if lesson.exercise else "—"
+        rows.append((lesson.number, f"{lesson.title} — {lesson.notebook}", lesson.section, ex))
+    if not markdown:
+        return "\n".join("  ".join(r) for r in rows)
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
