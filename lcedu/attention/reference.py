@@ -14,7 +14,9 @@ import torch
 __all__ = ["attention", "check_qkv"]
 
 
-def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, name: str = "attention") -> None:
+def check_qkv(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, name: str = "attention"
+) -> None:
     """Raise ValueError unless q, k, v are (batch, heads, seq, dim) tensors that agree.
 
     q and k must share head_dim; k and v must share their sequence length; batch and head

@@ -360,12 +360,11 @@ def compare_tensors(
     The message names what differs: type, shape, dtype, NaNs, or the largest error.
     """
     if not isinstance(got, torch.Tensor):
-        raise CheckFailed(f"{what} should be a torch.Tensor, but your function returned "
-                          f"{type(got).__name__}")
-    if tuple(got.shape) != tuple(expected.shape):
         raise CheckFailed(
-            f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+            f"{what} should be a torch.Tensor, but your function returned {type(got).__name__}"
         )
+    if tuple(got.shape) != tuple(expected.shape):
+        raise CheckFailed(f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
     if check_dtype and got.dtype != expected.dtype:
         raise CheckFailed(f"{what} has dtype {got.dtype}, expected {expected.dtype}")
     if expected.dtype == torch.bool or exact:
@@ -419,4 +418,6 @@ def expect_raises(
             f"{what or 'bad input'} should raise {exc_type.__name__}, "
             f"but your function raised {type(e).__name__}"
         ) from None
-    raise CheckFailed(f"{what or 'bad input'} should raise {exc_type.__name__}, but nothing was raised")
+    raise CheckFailed(
+        f"{what or 'bad input'} should raise {exc_type.__name__}, but nothing was raised"
+    )

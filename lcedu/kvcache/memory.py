@@ -88,7 +88,9 @@ class ModelShape:
     num_kv_heads: int
     head_dim: int
 
-    def kv_cache_bytes(self, seq_len: int, *, batch_size: int = 1, bytes_per_element: int = 2) -> int:
+    def kv_cache_bytes(
+        self, seq_len: int, *, batch_size: int = 1, bytes_per_element: int = 2
+    ) -> int:
         return kv_cache_bytes(
             self.num_layers,
             self.num_kv_heads,
