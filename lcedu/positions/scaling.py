@@ -1,0 +1,335 @@
+"""RoPE context-extension scalings: each returns `(inv_freq, attention_factor)`.
+
+Position Interpolation (Chen et al. 2023, "linear"), NTK-aware base change (bloc97 2023),
+dynamic NTK (emozilla 2023), YaRN = NTK-by-parts ramp + temperature (Peng et al. 2023) and
+Llama 3.1's smoothed variant. The arithmetic follows Hugging Face transformers'
+`modeling_rope_utils.py` operation for operation (float32), which the tests use as witness.
+The lesson's own sketches are kept at the bottom, labelled, so notebooks can show where they
+differ from the real methods (ERRATA 9–14).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lcedu.positions.rope import _check_dim, _check_positive, rope_inv_freq
+
+__all__ = [
+    "linear",
+    "ntk_aware",
+    "ntk_aware_base",
+    "dynamic_ntk",
+    "yarn",
+    "yarn_correction_dim",
+    "yarn_correction_range",
+    "yarn_ramp",
+    "yarn_mscale",
+    "llama3",
+    "SCALINGS",
+    "lesson_position_interpolation",
+    "lesson_yarn_correction_range",
+    "lesson_yarn_inv_freq",
+]
+
+
+def _check_factor(factor: Any) -> float:
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+        raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
+    if not math.isfinite(factor):
+        raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
+    if factor < 1:
+        raise ValueError(
+            f"factor must be >= 1 (the context is extended by this factor), got {factor}"
+        )
+    return float(factor)
+
+
+def _check_length(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer number of tokens, got {value!r}")
+    return value
+
+
+def _check_base(base: Any) -> float:
+    base = _check_positive("base", base)
+    if base <= 1:
+        raise ValueError(f"base must be greater than 1, got {base}")
+    return base
+
+
+# --------------------------------------------------------------------------- PI
+def linear(dim: int, base: float, factor: float) -> tuple[torch.Tensor, float]:
+    """Position Interpolation: every frequency divided by `factor`.
+
+    Dividing θ_i by s is the same as feeding positions m/s (the lesson's PI): the extended
+    context is squeezed into the trained range. Attention factor 1.
+    """
+    _check_dim(dim)
+    base, factor = _check_base(base), _check_factor(factor)
+    inv_freq = rope_inv_freq(dim, base)
+    inv_freq /= factor
+    return inv_freq, 1.0
+
+
+# --------------------------------------------------------------------------- NTK
+def ntk_aware_base(dim: int, base: float, factor: float) -> float:
+    """The NTK-aware base b·s^(d/(d−2)): the slowest frequency is interpolated by exactly s,
+    the fastest is left unchanged, and everything between is spread geometrically."""
+    _check_dim(dim)
+    if dim < 4:
+        raise ValueError(f"NTK-aware scaling needs dim >= 4 (it divides by dim − 2), got {dim}")
+    base, factor = _check_base(base), _check_factor(factor)
+    return base * factor ** (dim / (dim - 2))
+
+
+def ntk_aware(dim: int, base: float, factor: float) -> tuple[torch.Tensor, float]:
+    """Static NTK-aware scaling: plain RoPE with the base changed to b·s^(d/(d−2))."""
+    return rope_inv_freq(dim, ntk_aware_base(dim, base, factor)), 1.0
+
+
+def dynamic_ntk(
+    dim: int, base: float, factor: float, original_max_position: int, seq_len: int
+) -> tuple[torch.Tensor, float]:
+    """Dynamic NTK: the NTK base change, recomputed for the current sequence length.
+
+    Up to `original_max_position` tokens this is plain RoPE; beyond it the base becomes
+    b·(s·L/L_orig − (s − 1))^(d/(d−2)) (Hugging Face's "dynamic" rope type), so the
+    stretch grows with the text instead of being paid up front.
+    """
+    _check_dim(dim)
+    if dim < 4:
+        raise ValueError(f"dynamic NTK scaling needs dim >= 4 (it divides by dim − 2), got {dim}")
+    base, factor = _check_base(base), _check_factor(factor)
+    original = _check_length("original_max_position", original_max_position)
+    seq_len = max(_check_length("seq_len", seq_len), original)
+    new_base = base * ((factor * seq_len / original) - (factor - 1)) ** (dim / (dim - 2))
+    return rope_inv_freq(dim, new_base), 1.0
+
+
+# --------------------------------------------------------------------------- YaRN
+def yarn_correction_dim(
+    num_rotations: float, dim: int, base: float, original_max_position: int
+) -> float:
+    """The (fractional) dim-pair index whose wavelength fits `num_rotations` times into the
+    original context: d·ln(L_orig / (2π·r)) / (2·ln base)."""
+    if isinstance(num_rotations, bool) or not isinstance(num_rotations, (int, float)):
+        raise ValueError(f"num_rotations must be a positive number, got {num_rotations!r}")
+    if num_rotations <= 0:
+        raise ValueError(f"num_rotations must be positive, got {num_rotations}")
+    _check_dim(dim)
+    base = _check_base(base)
+    original = _check_length("original_max_position", original_max_position)
+    return (dim * math.log(original / (num_rotations * 2 * math.pi))) / (2 * math.log(base))
+
+
+def yarn_correction_range(
+    dim: int,
+    base: float,
+    original_max_position: int,
+    *,
+    beta_fast: float = 32,
+    beta_slow: float = 1,
+    truncate: bool = True,
+) -> tuple[float, float]:
+    """(low, high): pair indices below `low` turn more than β_fast times within the original
+    context (extrapolated, untouched); above `high` fewer than β_slow times (interpolated).
+
+    low = floor(dim(β_fast)), high = ceil(dim(β_slow)) when `truncate`, clamped to
+    [0, dim − 1] as in Hugging Face and the YaRN authors' code.
+    """
+    if isinstance(beta_fast, bool) or not isinstance(beta_fast, (int, float)):
+        raise ValueError(f"beta_fast must be a number, got {beta_fast!r}")
+    if isinstance(beta_slow, bool) or not isinstance(beta_slow, (int, float)):
+        raise ValueError(f"beta_slow must be a number, got {beta_slow!r}")
+    if beta_slow <= 0:
+        raise ValueError(f"beta_slow must be positive, got {beta_slow}")
+    if beta_fast <= beta_slow:
+        raise ValueError(
+            f"beta_fast must be greater than beta_slow (fast dims turn more often), "
+            f"got beta_fast={beta_fast}, beta_slow={beta_slow}"
+        )
+    if not isinstance(truncate, bool):
+        raise ValueError(f"truncate must be True or False, got {truncate!r}")
+    low = yarn_correction_dim(beta_fast, dim, base, original_max_position)
+    high = yarn_correction_dim(beta_slow, dim, base, original_max_position)
+    if truncate:
+        low, high = math.floor(low), math.ceil(high)
+    return max(low, 0), min(high, dim - 1)
+
+
+def yarn_ramp(low: float, high: float, n: int) -> torch.Tensor:
+    """clamp((i − low) / (high − low), 0, 1) for pair indices i = 0 … n−1 (float32).
+
+    0 = extrapolate (keep the frequency), 1 = interpolate (divide by the factor). When
+    low == high the denominator gets 0.001 added, as in Hugging Face, to avoid 0/0.
+    """
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+    if high < low:
+        raise ValueError(f"high must be >= low, got low={low}, high={high}")
+    _check_length("n", n)
+    if low == high:
+        high += 0.001
+    linear_func = (torch.arange(n, dtype=torch.float32) - low) / (high - low)
+    return torch.clamp(linear_func, 0, 1)
+
+
+def yarn_mscale(factor: float, mscale: float = 1.0) -> float:
+    """YaRN's temperature 0.1·mscale·ln(s) + 1 for s > 1, and exactly 1 for s ≤ 1."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+        raise ValueError(f"factor must be a positive number, got {factor!r}")
+    if isinstance(mscale, bool) or not isinstance(mscale, (int, float)):
+        raise ValueError(f"mscale must be a number, got {mscale!r}")
+    if factor <= 1:
+        return 1.0
+    return 0.1 * mscale * math.log(factor) + 1.0
+
+
+def yarn(
+    dim: int,
+    base: float,
+    factor: float,
+    original_max_position: int,
+    *,
+    beta_fast: float = 32,
+    beta_slow: float = 1,
+    mscale: float | None = None,
+    mscale_all_dim: float | None = None,
+    attention_factor: float | None = None,
+    truncate: bool = True,
+) -> tuple[torch.Tensor, float]:
+    """YaRN: extrapolate the fast pairs, interpolate the slow ones, ramp between; plus a
+    temperature on the attention logits.
+
+    inv_freq = θ·(1 − ramp) + (θ/s)·ramp with `yarn_ramp` over `yarn_correction_range`.
+    The attention factor is `attention_factor` if given, else
+    yarn_mscale(s, mscale) / yarn_mscale(s, mscale_all_dim) when both are given (DeepSeek
+    style), else yarn_mscale(s). The base is NOT changed (that is NTK-aware scaling).
+    """
+    _check_dim(dim)
+    base, factor = _check_base(base), _check_factor(factor)
+    original = _check_length("original_max_position", original_max_position)
+    if (mscale is None) != (mscale_all_dim is None):
+        raise ValueError(
+            "give mscale and mscale_all_dim together (their ratio is the attention factor), "
+            f"got mscale={mscale!r}, mscale_all_dim={mscale_all_dim!r}"
+        )
+    if attention_factor is None:
+        if mscale is not None and mscale and mscale_all_dim:
+            attention_factor = yarn_mscale(factor, mscale) / yarn_mscale(factor, mscale_all_dim)
+        else:
+            attention_factor = yarn_mscale(factor)
+    else:
+        attention_factor = _check_positive("attention_factor", attention_factor)
+    low, high = yarn_correction_range(
+        dim, base, original, beta_fast=beta_fast, beta_slow=beta_slow, truncate=truncate
+    )
+    pos_freqs = base ** (torch.arange(0, dim, 2).to(dtype=torch.float) / dim)
+    inv_freq_extrapolation = 1.0 / pos_freqs
+    inv_freq_interpolation = 1.0 / (factor * pos_freqs)
+    ramp = yarn_ramp(low, high, dim // 2)
+    inv_freq = inv_freq_extrapolation * (1 - ramp) + inv_freq_interpolation * ramp
+    return inv_freq, float(attention_factor)
+
+
+# --------------------------------------------------------------------------- Llama 3
+def llama3(
+    dim: int,
+    base: float,
+    factor: float,
+    original_max_position: int,
+    *,
+    low_freq_factor: float = 1.0,
+    high_freq_factor: float = 4.0,
+) -> tuple[torch.Tensor, float]:
+    """Llama 3.1's scaling: wavelengths shorter than L_orig/high_freq_factor are kept,
+    longer than L_orig/low_freq_factor are divided by s, and a linear blend in
+    L_orig/wavelength joins the two. Attention factor 1. (Meta used s=8, 1, 4, L_orig=8192.)
+    """
+    _check_dim(dim)
+    base, factor = _check_base(base), _check_factor(factor)
+    old_context_len = _check_length("original_max_position", original_max_position)
+    low_freq_factor = _check_positive("low_freq_factor", low_freq_factor)
+    high_freq_factor = _check_positive("high_freq_factor", high_freq_factor)
+    if high_freq_factor <= low_freq_factor:
+        raise ValueError(
+            "high_freq_factor must be greater than low_freq_factor, got "
+            f"low_freq_factor={low_freq_factor}, high_freq_factor={high_freq_factor}"
+        )
+    inv_freq = rope_inv_freq(dim, base)
+    low_freq_wavelen = old_context_len / low_freq_factor
+    high_freq_wavelen = old_context_len / high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    smoothed = (1 - smooth) * inv_freq_llama / factor + smooth * inv_freq_llama
+    is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(is_medium, smoothed, inv_freq_llama), 1.0
+
+
+SCALINGS: dict[str, Callable[..., tuple[torch.Tensor, float]]] = {
+    "linear": linear,
+    "ntk_aware": ntk_aware,
+    "dynamic_ntk": dynamic_ntk,
+    "yarn": yarn,
+    "llama3": llama3,
+}
+
+
+# --------------------------------------------------------------------------- the lesson
+# The lesson's sketches (§3.2–3.3), kept verbatim in substance so the course can run them.
+# PI is right (ERRATUM 9). The YaRN sketch is NOT: its correction range ignores β and the
+# base (ERRATUM 10), its "ramp" is a step over even numbers (11), and it applies
+# mscale = 0.1·ln(s) + 1 even for s ≤ 1 (14). Do not use it as a reference.
+def lesson_position_interpolation(
+    position_ids: torch.Tensor, original_max_length: int, extended_max_length: int
+) -> torch.Tensor:
+    """The lesson's `linear_position_interpolation`: positions · L_orig / L_ext (float)."""
+    _check_length("original_max_length", original_max_length)
+    _check_length("extended_max_length", extended_max_length)
+    if not isinstance(position_ids, torch.Tensor):
+        raise ValueError("position_ids must be a torch.Tensor")
+    scale = original_max_length / extended_max_length
+    return position_ids.float() * scale
+
+
+def lesson_yarn_correction_range(
+    dim: int, original_max_length: int, extended_max_length: int
+) -> tuple[int, int]:
+    """The lesson's (wrong) YaRN range: one expression, floored and ceiled (ERRATUM 10)."""
+    _check_dim(dim)
+    _check_length("original_max_length", original_max_length)
+    _check_length("extended_max_length", extended_max_length)
+    scale = extended_max_length / original_max_length
+    x = dim * math.log(scale) / (2 * math.log(original_max_length))
+    return max(0, math.floor(x)), min(dim // 2 - 1, math.ceil(x))
+
+
+def lesson_yarn_inv_freq(
+    dim: int,
+    original_max_length: int = 4096,
+    extended_max_length: int = 32768,
+    base: float = 10000.0,
+) -> tuple[torch.Tensor, float]:
+    """The lesson's `YaRNRoPE.__init__`: returns its (inv_freq, mscale). Wrong — see above.
+
+    The sketch accepts beta_fast/beta_slow but never uses them, so they are not parameters.
+    """
+    base = _check_base(base)
+    scale = extended_max_length / original_max_length
+    dims = torch.arange(0, dim, 2)
+    low, high = lesson_yarn_correction_range(dim, original_max_length, extended_max_length)
+    ramp = torch.zeros(dim // 2)
+    ramp[:low] = 0.0
+    ramp[high:] = 1.0
+    if high > low:
+        ramp[low:high] = (dims[low:high] - low) / (high - low)
+    inv_freq = 1.0 / (base ** (dims.float() / dim))
+    inv_freq_inter = inv_freq / scale
+    mscale = 0.1 * math.log(scale) + 1.0
+    return (1 - ramp) * inv_freq + ramp * inv_freq_inter, mscale
