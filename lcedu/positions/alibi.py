@@ -1,0 +1,398 @@
+"""ALiBi: attention with linear biases instead of position embeddings.
+
+Press, Smith & Lewis, "Train Short, Test Long" (ICLR 2022): head h adds −m_h·(i−j) to the
+score of query i and key j, with geometric slopes m_h = 2^(−8h/H) (h = 1..H) and the authors'
+interleaving rule for head counts that are not powers of two (fairseq ``get_slopes``). The
+bias is built for the lengths at hand, so nothing limits the length; the lesson's module,
+which precomputes an L×L buffer, is kept as ``LessonALiBiAttention`` to show why (erratum 17).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lcedu.attention.reference import check_qkv
+
+__all__ = [
+    "alibi_slopes",
+    "alibi_bias",
+    "alibi_attention",
+    "alibi_score_mod",
+    "alibi_flex_attention",
+    "ALiBiAttention",
+    "LessonALiBiAttention",
+    "lesson_buffer_bytes",
+]
+
+
+# ----- validation ----------------------------------------------------------------------
+
+
+def _positive_int(value: object, name: str, fn: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{fn}: {name} must be a whole number, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{fn}: {name} must be at least 1, got {value}")
+    return value
+
+
+def _flag(value: object, name: str, fn: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{fn}: {name} must be True or False, got {value!r}")
+    return value
+
+
+def _float_dtype(dtype: torch.dtype | None, fn: str) -> torch.dtype:
+    if dtype is None:
+        return torch.get_default_dtype()
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(
+            f"{fn}: dtype must be a floating dtype such as torch.float32, got {dtype!r}"
+        )
+    return dtype
+
+
+# ----- slopes --------------------------------------------------------------------------
+
+
+def _power_of_two_slopes(n: int) -> list[float]:
+    # m_h = 2^(-8h/n), h = 1..n: a geometric sequence from 2^(-8/n) down to 2^(-8).
+    return [2.0 ** (-8.0 * h / n) for h in range(1, n + 1)]
+
+
+def alibi_slopes(
+    num_heads: int,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """The per-head slopes m_h of ALiBi, shape (num_heads,), largest first.
+
+    For a power of two H: m_h = 2^(−8h/H), h = 1..H. Otherwise, with n the largest power of
+    two below H, the paper takes the n slopes for n heads and then the first H−n of the
+    *odd-numbered* slopes for 2n heads (2^(−4/n), 2^(−12/n), …), which fall between the
+    first ones: the extra heads interleave with the others instead of continuing the
+    sequence toward ever smaller slopes.
+
+    >>> alibi_slopes(8).tolist()
+    [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625]
+    """
+    fn = "alibi_slopes"
+    _positive_int(num_heads, "num_heads", fn)
+    dtype = _float_dtype(dtype, fn)
+    n = 2 ** int(math.floor(math.log2(num_heads)))
+    slopes = _power_of_two_slopes(n)
+    if n < num_heads:
+        slopes += _power_of_two_slopes(2 * n)[0::2][: num_heads - n]
+    return torch.tensor(slopes, dtype=torch.float64, device=device).to(dtype)
+
+
+# ----- bias ----------------------------------------------------------------------------
+
+
+def alibi_bias(
+    num_heads: int,
+    q_len: int,
+    k_len: int | None = None,
+    *,
+    causal: bool = True,
+    symmetric: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """ALiBi's additive bias, shape (num_heads, q_len, k_len), built for these lengths.
+
+    Entry (h, i, j) is −m_h·(i − j): zero on the diagonal, more negative the further back
+    key j lies. Query i sits at position i + (k_len − q_len): the queries are the *last*
+    q_len of the k_len positions, as when decoding with a KV cache (k_len defaults to q_len).
+
+    Args:
+        causal: keys after the query (j > i) get −inf, so the bias is the whole mask and can
+            be passed alone as SDPA's float ``attn_mask``. Needs k_len ≥ q_len.
+        symmetric: use −m_h·|i − j|, the bidirectional variant for encoders. Under the
+            causal mask it changes nothing (erratum 16); without it, it is required — a
+            non-causal signed bias −m·(i−j) would *reward* looking further ahead.
+        device, dtype: of the result (dtype default: torch's default float dtype).
+
+    Nothing is precomputed: the cost is one (q_len × k_len) distance matrix per call, so it
+    works at any length, which is the point of ALiBi (erratum 17).
+    """
+    fn = "alibi_bias"
+    _positive_int(num_heads, "num_heads", fn)
+    _positive_int(q_len, "q_len", fn)
+    if k_len is None:
+        k_len = q_len
+    _positive_int(k_len, "k_len", fn)
+    _flag(causal, "causal", fn)
+    _flag(symmetric, "symmetric", fn)
+    dtype = _float_dtype(dtype, fn)
+    if causal and k_len < q_len:
+        raise ValueError(
+            f"{fn}: with causal=True there must be at least as many keys as queries "
+            f"(the queries are the last q_len positions), got q_len={q_len}, k_len={k_len}"
+        )
+    if not causal and not symmetric:
+        raise ValueError(
+            f"{fn}: without the causal mask use symmetric=True (bias −m·|i−j|); the signed "
+            "bias −m·(i−j) grows positive for keys after the query and would favour them"
+        )
+    work = torch.float64 if dtype == torch.float64 else torch.float32
+    slopes = alibi_slopes(num_heads, device=device, dtype=work)
+    q_pos = torch.arange(q_len, device=device, dtype=work) + (k_len - q_len)
+    k_pos = torch.arange(k_len, device=device, dtype=work)
+    distance = q_pos[:, None] - k_pos[None, :]  # i − j: positive for keys in the past
+    if symmetric:
+        distance = distance.abs()
+    bias = -slopes[:, None, None] * distance
+    if causal:
+        bias = bias.masked_fill(k_pos[None, None, :] > q_pos[None, :, None], float("-inf"))
+    return bias.to(dtype)
+
+
+# ----- attention -------------------------------------------------------------------------
+
+
+def alibi_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = True
+) -> torch.Tensor:
+    """Attention with ALiBi through ``F.scaled_dot_product_attention`` (bias as ``attn_mask``).
+
+    q: (B, H, Lq, D); k, v: (B, H, Lk, D). The slopes follow the head count H. With
+    causal=True the queries are the last Lq positions (Lk ≥ Lq); without it the symmetric
+    bias −m·|i−j| is used. No maximum length: the bias is built for (Lq, Lk).
+    """
+    fn = "alibi_attention"
+    check_qkv(q, k, v, name=fn)
+    _flag(causal, "causal", fn)
+    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
+    if causal and Lk < Lq:
+        raise ValueError(
+            f"{fn}: with causal=True k must have at least as many positions as q, "
+            f"got {Lq} queries and {Lk} keys"
+        )
+    bias = alibi_bias(
+        H, Lq, Lk, causal=causal, symmetric=not causal, device=q.device, dtype=q.dtype
+    )
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
+def alibi_score_mod(
+    slopes: torch.Tensor, *, q_offset: int = 0, symmetric: bool = False
+) -> Callable:
+    """A FlexAttention ``score_mod`` adding ALiBi's bias: score + m_h·(j − i).
+
+    ``slopes`` is a (H,) float tensor on the device of q (e.g. ``alibi_slopes(H)``); query
+    index q_idx sits at position q_idx + q_offset. Causality is not in the score_mod: pass a
+    causal ``block_mask`` (see ``alibi_flex_attention``), which also lets the fused kernel
+    skip the blocks above the diagonal. symmetric=True gives −m_h·|i − j|.
+    """
+    fn = "alibi_score_mod"
+    if not isinstance(slopes, torch.Tensor) or slopes.dim() != 1 or slopes.numel() < 1:
+        raise ValueError(f"{fn}: slopes must be a 1-D tensor with one slope per head")
+    if not slopes.is_floating_point():
+        raise ValueError(f"{fn}: slopes must be a floating tensor, got dtype {slopes.dtype}")
+    if isinstance(q_offset, bool) or not isinstance(q_offset, int) or q_offset < 0:
+        raise ValueError(f"{fn}: q_offset must be a non-negative whole number, got {q_offset!r}")
+    _flag(symmetric, "symmetric", fn)
+
+    if symmetric:
+
+        def score_mod(score, b, h, q_idx, kv_idx):
+            return score - slopes[h] * (q_idx + q_offset - kv_idx).abs()
+
+    else:
+
+        def score_mod(score, b, h, q_idx, kv_idx):
+            return score + slopes[h] * (kv_idx - q_idx - q_offset)
+
+    return score_mod
+
+
+def alibi_flex_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = True
+) -> torch.Tensor:
+    """ALiBi through ``torch.nn.attention.flex_attention``: same contract as alibi_attention.
+
+    Called eagerly (as here) FlexAttention materialises the scores and warns that it is not
+    compiled; ``torch.compile(flex_attention)`` generates the fused kernel that is the fast
+    path on GPU. The causal mask is a ``block_mask``, so a fused kernel skips masked blocks.
+    """
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    fn = "alibi_flex_attention"
+    check_qkv(q, k, v, name=fn)
+    _flag(causal, "causal", fn)
+    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
+    if causal and Lk < Lq:
+        raise ValueError(
+            f"{fn}: with causal=True k must have at least as many positions as q, "
+            f"got {Lq} queries and {Lk} keys"
+        )
+    offset = Lk - Lq
+    slopes = alibi_slopes(H, device=q.device, dtype=torch.float32)
+    score_mod = alibi_score_mod(slopes, q_offset=offset, symmetric=not causal)
+    block_mask = None
+    if causal:
+
+        def causal_mask(b, h, q_idx, kv_idx):
+            return kv_idx <= q_idx + offset
+
+        block_mask = create_block_mask(causal_mask, None, None, Lq, Lk, device=q.device)
+    return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)
+
+
+class ALiBiAttention(nn.Module):
+    """Multi-head self-attention with ALiBi, the bias built per call (no buffer, no max length).
+
+    Same projections and (batch, seq, hidden) interface as the lesson's module, so the two
+    can share weights; nothing but the four Linear layers is in the state_dict.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, *, causal: bool = True):
+        super().__init__()
+        fn = "ALiBiAttention"
+        _positive_int(hidden_size, "hidden_size", fn)
+        _positive_int(num_heads, "num_heads", fn)
+        if hidden_size % num_heads:
+            raise ValueError(
+                f"{fn}: hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})"
+            )
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.causal = _flag(causal, "causal", fn)
+        self.query = nn.Linear(hidden_size, hidden_size)
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.value = nn.Linear(hidden_size, hidden_size)
+        self.output = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if hidden_states.dim() != 3 or hidden_states.shape[-1] != self.hidden_size:
+            raise ValueError(
+                f"ALiBiAttention: expected (batch, seq, {self.hidden_size}), "
+                f"got shape {tuple(hidden_states.shape)}"
+            )
+        B, L, _ = hidden_states.shape
+
+        def heads(x: torch.Tensor) -> torch.Tensor:
+            return x.view(B, L, self.num_heads, self.head_dim).transpose(1, 2)
+
+        q = heads(self.query(hidden_states))
+        k = heads(self.key(hidden_states))
+        v = heads(self.value(hidden_states))
+        out = alibi_attention(q, k, v, causal=self.causal)
+        return self.output(out.transpose(1, 2).reshape(B, L, self.hidden_size))
+
+
+# ----- the lesson's sketch (kept to show erratum 17) ------------------------------------
+
+
+class LessonALiBiAttention(nn.Module):
+    """THE LESSON'S SKETCH (§4.2), kept verbatim — not a reference implementation.
+
+    Its slopes are right (erratum 15) and |i−j| under its causal mask equals the paper's
+    i−j (erratum 16), but it precomputes an int64 (max_seq_len × max_seq_len) distance
+    buffer: 512 MiB at 8192, saved in the state_dict, and any input longer than max_seq_len
+    crashes with a size mismatch (erratum 17) — the opposite of ALiBi's extrapolation.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, max_seq_len: int = 8192):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+
+        self.query = nn.Linear(hidden_size, hidden_size)
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.value = nn.Linear(hidden_size, hidden_size)
+        self.output = nn.Linear(hidden_size, hidden_size)
+
+        # ALiBi slopes: 기하급수적으로 감소
+        # 2^(-8/n), 2^(-8*2/n), ..., 2^(-8)
+        slopes = self._get_alibi_slopes(num_heads)
+        self.register_buffer("slopes", slopes)
+
+        # 거리 행렬 사전 계산  (the precomputed L×L int64 buffer of erratum 17)
+        positions = torch.arange(max_seq_len)
+        distance_matrix = positions.unsqueeze(0) - positions.unsqueeze(1)
+        distance_matrix = distance_matrix.abs()
+        self.register_buffer("distance_matrix", distance_matrix)
+
+    def _get_alibi_slopes(self, num_heads: int) -> torch.Tensor:
+        """Head별 ALiBi slope 계산"""
+
+        def get_slopes_power_of_2(n):
+            start = 2 ** (-(2 ** -(math.log2(n) - 3)))
+            ratio = start
+            return [start * ratio**i for i in range(n)]
+
+        if math.log2(num_heads).is_integer():
+            slopes = get_slopes_power_of_2(num_heads)
+        else:
+            # 가장 가까운 2의 거듭제곱으로 보간
+            closest_power_of_2 = 2 ** math.floor(math.log2(num_heads))
+            slopes = get_slopes_power_of_2(closest_power_of_2)
+
+            extra_slopes = get_slopes_power_of_2(2 * closest_power_of_2)
+            extra_slopes = extra_slopes[0::2][: num_heads - closest_power_of_2]
+            slopes = slopes + extra_slopes
+
+        return torch.tensor(slopes).view(1, num_heads, 1, 1)
+
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor = None
+    ) -> torch.Tensor:
+        batch_size, seq_len, _ = hidden_states.shape
+
+        Q = self.query(hidden_states)
+        K = self.key(hidden_states)
+        V = self.value(hidden_states)
+
+        Q = Q.view(batch_size, seq_len, self.num_heads, self.head_dim)
+        K = K.view(batch_size, seq_len, self.num_heads, self.head_dim)
+        V = V.view(batch_size, seq_len, self.num_heads, self.head_dim)
+
+        Q = Q.transpose(1, 2)
+        K = K.transpose(1, 2)
+        V = V.transpose(1, 2)
+
+        scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(self.head_dim)
+
+        # ALiBi bias: -m × |i - j|   (the slice stops at max_seq_len: erratum 17)
+        alibi_bias = -self.slopes * self.distance_matrix[:seq_len, :seq_len]
+        scores = scores + alibi_bias
+
+        causal_mask = torch.triu(
+            torch.ones(seq_len, seq_len, device=scores.device) * float("-inf"), diagonal=1
+        )
+        scores = scores + causal_mask
+
+        weights = F.softmax(scores, dim=-1)
+
+        output = torch.matmul(weights, V)
+        output = output.transpose(1, 2).contiguous()
+        output = output.view(batch_size, seq_len, self.hidden_size)
+        output = self.output(output)
+
+        return output
+
+
+def lesson_buffer_bytes(max_seq_len: int, *, hidden_size: int = 64, num_heads: int = 8) -> int:
+    """Bytes of the lesson module's ``distance_matrix`` buffer, measured without allocating.
+
+    Builds ``LessonALiBiAttention`` on PyTorch's ``meta`` device (shapes and dtypes, no
+    storage) and reads the buffer's size: max_seq_len² int64 entries, 512 MiB at 8192.
+    """
+    fn = "lesson_buffer_bytes"
+    _positive_int(max_seq_len, "max_seq_len", fn)
+    _positive_int(hidden_size, "hidden_size", fn)
+    _positive_int(num_heads, "num_heads", fn)
+    with torch.device("meta"):
+        module = LessonALiBiAttention(hidden_size, num_heads, max_seq_len=max_seq_len)
+    buf = module.state_dict()["distance_matrix"]
+    return buf.numel() * buf.element_size()
