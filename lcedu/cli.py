@@ -23,6 +23,7 @@ BENCHMARKS = {
     "sparse": ("lcedu.bench.sparse", "dense vs banded vs FlexAttention, sliding window"),
     "attention": ("lcedu.bench.attention", "naive vs flash vs SDPA backends (vs Triton on CUDA)"),
     "practice": ("lcedu.bench.practice", "checkpointing and bf16 autocast; cache memory"),
+    "quadratic": ("lcedu.bench.quadratic_wall", "materialised attention: time and memory vs n"),
 }
 
 

@@ -376,7 +376,7 @@ def compare_tensors(
                 n = wrong.shape[0]
                 first = tuple(int(i) for i in wrong[0]) if n else ()
                 raise CheckFailed(
-                    f"{what} differs from the expected mask in {n} entries "
+                    f"{what} differs from the expected mask in {n} {'entry' if n == 1 else 'entries'} "
                     f"(first at index {first}: got {bool(got[first])}, "
                     f"expected {bool(expected[first])})"
                 )

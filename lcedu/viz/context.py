@@ -1,0 +1,109 @@
+"""Figures for §1: context lengths over time, the quadratic wall, KV-cache memory growth.
+
+Each function draws numbers computed elsewhere (the shipped table, a measurement from
+`lcedu.bench.quadratic_wall`, `lcedu.kvcache.memory`) and returns a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from lcedu.kvcache.memory import ModelShape, format_bytes
+
+__all__ = ["context_length_timeline", "quadratic_wall", "kv_cache_growth"]
+
+GIB = 1024**3
+
+
+def context_length_timeline(rows: Sequence[dict[str, Any]]) -> Figure:
+    """Context length (log scale) against release year, one labelled point per model."""
+    if not rows:
+        raise ValueError("context_length_timeline needs at least one row")
+    fig = Figure(figsize=(8, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    families = sorted({r["model"] for r in rows})
+    for i, fam in enumerate(families):
+        pts = sorted(
+            (r["year"], r["context_tokens"], r["variant"]) for r in rows if r["model"] == fam
+        )
+        xs = [p[0] + 0.08 * (i - len(families) / 2) for p in pts]
+        ax.plot(xs, [p[1] for p in pts], "o-", label=fam, alpha=0.85)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("release year")
+    ax.set_ylabel("context length (tokens, log scale)")
+    ax.set_xticks(sorted({r["year"] for r in rows}))
+    ax.set_title("Context windows grew ~1000× in four years")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, loc="upper left")
+    return fig
+
+
+def quadratic_wall(
+    rows: Sequence[dict[str, Any]], exponent_time: float, exponent_mem: float | None
+) -> Figure:
+    """Measured time and peak memory of materialised attention vs n, log-log, with n² guides."""
+    if not rows:
+        raise ValueError("quadratic_wall needs measured rows")
+    ns = [r["n"] for r in rows]
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax_t, ax_m = fig.subplots(1, 2)
+    ts = [r["seconds"] * 1e3 for r in rows]
+    ax_t.loglog(ns, ts, "o-", label=f"measured (slope {exponent_time:.2f})")
+    ax_t.loglog(ns, [ts[-1] * (n / ns[-1]) ** 2 for n in ns], "k--", alpha=0.5, label="∝ n²")
+    ax_t.set_xlabel("sequence length n")
+    ax_t.set_ylabel("time per call (ms)")
+    ax_t.set_title("time")
+    ax_t.legend(fontsize=8)
+    mems = [(r["n"], r["peak_bytes"]) for r in rows if r.get("peak_bytes")]
+    if mems:
+        label = "measured peak" + (f" (slope {exponent_mem:.2f})" if exponent_mem else "")
+        ax_m.loglog([m[0] for m in mems], [m[1] / 2**20 for m in mems], "o-", label=label)
+    ax_m.loglog(
+        ns,
+        [r["score_matrix_bytes"] / 2**20 for r in rows],
+        "k--",
+        alpha=0.5,
+        label="one score matrix (h·n²·4 B)",
+    )
+    ax_m.set_xlabel("sequence length n")
+    ax_m.set_ylabel("MiB")
+    ax_m.set_title("peak memory")
+    ax_m.legend(fontsize=8)
+    for ax in (ax_t, ax_m):
+        ax.grid(True, which="both", alpha=0.25)
+    return fig
+
+
+def kv_cache_growth(
+    shapes: Sequence[ModelShape],
+    lengths: Sequence[int],
+    *,
+    bytes_per_element: int = 2,
+    batch_size: int = 1,
+    budget_gib: float | None = 80.0,
+) -> Figure:
+    """KV-cache size (GiB) vs context length for each model shape, with a GPU-memory line."""
+    if not shapes or not lengths:
+        raise ValueError("kv_cache_growth needs at least one model shape and one length")
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for s in shapes:
+        ys = [
+            s.kv_cache_bytes(n, batch_size=batch_size, bytes_per_element=bytes_per_element) / GIB
+            for n in lengths
+        ]
+        ax.loglog(
+            lengths, ys, "o-", label=f"{s.name}: {format_bytes(ys[-1] * GIB)} at {lengths[-1]:,}"
+        )
+    if budget_gib:
+        ax.axhline(budget_gib, color="crimson", ls=":", label=f"{budget_gib:g} GiB (one large GPU)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("KV cache (GiB)")
+    ax.set_title(f"KV cache, batch {batch_size}, {bytes_per_element} bytes per element")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    return fig
