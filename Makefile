@@ -9,6 +9,9 @@ CONSTRAINTS := requirements/constraints.txt
 STAMP := $(VENV)/.lcedu-installed
 EXTRAS := lab,test,triton
 LAB_ARGS ?=
+# JupyterLab listens on localhost only; with no LAB_TOKEN it asks for no token (a course on
+# your own machine). Set LAB_TOKEN=... to require one, e.g. on a shared machine.
+LAB_TOKEN ?=
 PYTEST_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
@@ -24,7 +27,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@touch $(STAMP)
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb $(ROOT_FLAG) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb --ServerApp.ip=127.0.0.1 \
+		--IdentityProvider.token='$(LAB_TOKEN)' $(ROOT_FLAG) $(LAB_ARGS)
 
 test: setup
 	$(BIN)/ruff check .

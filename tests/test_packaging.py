@@ -115,5 +115,5 @@ def test_makefile_targets():
     for target in ("setup:", "lab:", "test:"):
         assert target in mk
     assert "-c $(CONSTRAINTS)" in mk, "make must install with the pinned constraints"
-    assert "LAB_ARGS" in mk and "notebooks/00_welcome.ipynb" in mk
+    assert "LAB_ARGS" in mk and "notebooks/00_welcome.ipynb" in mk and "jupyter lab" in mk
     assert "ruff check" in mk and "pytest" in mk
