@@ -34,7 +34,8 @@ def context_length_timeline(rows: Sequence[dict[str, Any]]) -> Figure:
     ax.set_yscale("log", base=2)
     ax.set_xlabel("release year")
     ax.set_ylabel("context length (tokens, log scale)")
-    ax.set_xticks(sorted({r["year"] for r in rows}))
+    years = [r["year"] for r in rows]
+    ax.set_xticks(range(min(years), max(years) + 1))
     ax.set_title("Context windows grew ~1000× in four years")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, ncol=2, loc="upper left")
@@ -73,7 +74,10 @@ def quadratic_wall(
     ax_m.set_title("peak memory")
     ax_m.legend(fontsize=8)
     for ax in (ax_t, ax_m):
-        ax.grid(True, which="both", alpha=0.25)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [f"{n:,}" for n in ns])
+        ax.minorticks_off()
+        ax.grid(True, which="major", alpha=0.25)
     return fig
 
 
