@@ -76,3 +76,15 @@ def test_first_code_cell_seeds(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
     assert "seed_everything(" in code[0].source, "the first code cell must seed (seed_everything)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_figures_are_committed_as_images(path):
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        for out in c.outputs:
+            data = out.get("data", {})
+            if str(data.get("text/plain", "")).startswith("<Figure size"):
+                assert "image/png" in data, "a figure committed without its image (import lcedu.viz)"
