@@ -18,6 +18,8 @@ from lcedu.positions.alibi import (
     LessonALiBiAttention,
     alibi_attention,
     alibi_bias,
+    alibi_bias_bytes,
+    alibi_effective_span,
     alibi_flex_attention,
     alibi_score_mod,
     alibi_slopes,
@@ -270,8 +272,10 @@ def test_score_mod_adds_the_bias():
         (lambda: alibi_score_mod(torch.ones(2), q_offset=-1), "q_offset"),
         (lambda: alibi_attention(*random_qkv(1, 2, 5, 4, 8)), "at least as many"),
         (lambda: alibi_flex_attention(*random_qkv(1, 2, 5, 4, 8)), "at least as many"),
-        (lambda: alibi_attention(torch.ones(2, 3, 4), torch.ones(2, 3, 4), torch.ones(2, 3, 4)),
-         "4 dimensions"),
+        (
+            lambda: alibi_attention(torch.ones(2, 3, 4), torch.ones(2, 3, 4), torch.ones(2, 3, 4)),
+            "4 dimensions",
+        ),
     ],
 )
 def test_attention_bad_input(call, words):
@@ -339,3 +343,17 @@ def test_no_flex_warning_leaks_from_sdpa_path():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         alibi_attention(q, k, v)
+
+
+def test_effective_span_and_bias_bytes():
+    span = alibi_effective_span(8, threshold=10.0)
+    assert_close(span, torch.tensor([10 * 2.0**h for h in range(1, 9)], dtype=torch.float64))
+    # At the span, the bias of that head is -threshold.
+    L = int(span[0]) + 1
+    assert math.isclose(alibi_bias(8, L, dtype=torch.float64)[0, L - 1, 0].item(), -10.0)
+    assert alibi_bias_bytes(8, 100) == alibi_bias(8, 100, dtype=torch.float32).nbytes
+    assert alibi_bias_bytes(4, 1, 4096, bytes_per_element=2) == 4 * 4096 * 2
+    with pytest.raises(ValueError, match="threshold"):
+        alibi_effective_span(4, threshold=0)
+    with pytest.raises(ValueError, match="k_len"):
+        alibi_bias_bytes(4, 3, 0)

@@ -21,6 +21,8 @@ from lcedu.attention.reference import check_qkv
 __all__ = [
     "alibi_slopes",
     "alibi_bias",
+    "alibi_bias_bytes",
+    "alibi_effective_span",
     "alibi_attention",
     "alibi_score_mod",
     "alibi_flex_attention",
@@ -152,6 +154,40 @@ def alibi_bias(
     if causal:
         bias = bias.masked_fill(k_pos[None, None, :] > q_pos[None, :, None], float("-inf"))
     return bias.to(dtype)
+
+
+def alibi_effective_span(num_heads: int, threshold: float = 10.0) -> torch.Tensor:
+    """Per head, the distance at which the bias reaches −threshold: threshold / m_h.
+
+    A bias of −10 multiplies a key's softmax weight by e^−10 ≈ 4.5e−5 relative to an equal
+    score at distance 0, so beyond this span a head all but ignores a key: steep heads
+    look locally, shallow heads far back. Shape (num_heads,), float64.
+    """
+    fn = "alibi_effective_span"
+    _positive_int(num_heads, "num_heads", fn)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ValueError(f"{fn}: threshold must be a positive number, got {threshold!r}")
+    if not math.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"{fn}: threshold must be a positive number, got {threshold!r}")
+    return threshold / alibi_slopes(num_heads, dtype=torch.float64)
+
+
+def alibi_bias_bytes(
+    num_heads: int, q_len: int, k_len: int | None = None, *, bytes_per_element: int = 4
+) -> int:
+    """Bytes of the (num_heads, q_len, k_len) tensor that ``alibi_bias`` returns.
+
+    Built per call and freed after it: H·L² for a whole sequence (what SDPA's ``attn_mask``
+    needs), only H·L for one decoding step; a fused FlexAttention kernel needs none.
+    """
+    fn = "alibi_bias_bytes"
+    for name, value in (("num_heads", num_heads), ("q_len", q_len),
+                        ("bytes_per_element", bytes_per_element)):
+        _positive_int(value, name, fn)
+    if k_len is None:
+        k_len = q_len
+    _positive_int(k_len, "k_len", fn)
+    return num_heads * q_len * k_len * bytes_per_element
 
 
 # ----- attention -------------------------------------------------------------------------
