@@ -1,0 +1,203 @@
+"""Checks for exercise 06: ALiBi's slopes (including non-power-of-two heads) and its bias.
+
+The reference is `lcedu.positions.alibi` (Press et al., "Train Short, Test Long"). Failures
+are diagnosed: one slope for every head (the lesson's concept box), a wrong exponent, extra
+heads that continue the sequence instead of interleaving, a bias of the wrong sign, a causal
+bias without −inf above the diagonal, a bias that stops at a precomputed maximum length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from lcedu.grading.core import Case, CheckFailed, Report, compare_tensors, expect_raises, run_check
+from lcedu.positions.alibi import alibi_bias, alibi_slopes
+
+__all__ = ["check_alibi_slopes", "check_alibi_bias"]
+
+
+def _as_slopes(got: object, num_heads: int) -> torch.Tensor:
+    if isinstance(got, (list, tuple)):
+        raise CheckFailed(
+            f"return a torch.Tensor of shape ({num_heads},), not a {type(got).__name__} "
+            "(wrap it with torch.tensor(...))"
+        )
+    if not isinstance(got, torch.Tensor):
+        raise CheckFailed(
+            f"the slopes should be a torch.Tensor, but your function returned {type(got).__name__}"
+        )
+    if not got.is_floating_point():
+        raise CheckFailed(f"the slopes should be floating point numbers, got dtype {got.dtype}")
+    if got.numel() == num_heads and got.shape != (num_heads,):
+        raise CheckFailed(
+            f"the slopes have shape {tuple(got.shape)}; return a flat tensor of shape "
+            f"({num_heads},), one slope per head"
+        )
+    return got
+
+
+def _diagnose_slopes(got: torch.Tensor, want: torch.Tensor, num_heads: int) -> None:
+    """Explain the most likely mistake when got != want (same shape)."""
+    g = got.detach().double().cpu()
+    w = want.double()
+    if torch.isnan(g).any() or (g <= 0).any():
+        raise CheckFailed("every slope must be a positive number (2 to a negative power)")
+    n = 2 ** int(math.floor(math.log2(num_heads)))
+    close = torch.isclose(g, w, rtol=1e-4, atol=1e-7)
+    if num_heads > 1 and torch.allclose(g, g[0].expand_as(g)):
+        raise CheckFailed(
+            "every head got the same slope; the exponent must depend on the head index h "
+            "(m_h = 2^(−8h/H), h = 1..H)"
+        )
+    if bool(close[:n].all()) and not bool(close[n:].all()):
+        continuing = [2.0 ** (-8.0 * h / n) for h in range(n + 1, num_heads + 1)]
+        if torch.allclose(g[n:], torch.tensor(continuing, dtype=torch.float64), rtol=1e-4):
+            raise CheckFailed(
+                f"the first {n} slopes are right, but the remaining {num_heads - n} head(s) "
+                f"continue the sequence below 2^−8; the paper gives them every other slope of the "
+                f"{2 * n}-head sequence instead, which falls between the first ones"
+            )
+        raise CheckFailed(
+            f"the first {n} slopes (the largest power of two ≤ {num_heads}) are right, but "
+            f"the remaining {num_heads - n} are not"
+        )
+    direct = torch.tensor([2.0 ** (-8.0 * h / num_heads) for h in range(1, num_heads + 1)],
+                          dtype=torch.float64)
+    if n != num_heads and torch.allclose(g, direct, rtol=1e-4):
+        raise CheckFailed(
+            f"2^(−8h/H) with H = {num_heads} is the formula for a power of two only; for other "
+            "head counts use the slopes of the largest power of two below H, then interleave"
+        )
+    if not math.isclose(g[0].item(), w[0].item(), rel_tol=1e-4):
+        raise CheckFailed(
+            f"the first head's slope should be 2^(−8/{n}) = {w[0].item():.4g}, got "
+            f"{g[0].item():.4g}; check the exponent"
+        )
+    ratios = g[1:n] / g[: n - 1] if n > 1 else g[:0]
+    if n > 1 and not torch.allclose(ratios, w[1:n] / w[: n - 1], rtol=1e-4):
+        raise CheckFailed(
+            "consecutive slopes should shrink by a constant factor (a geometric sequence); "
+            "check the exponent"
+        )
+
+
+def _slopes_case(num_heads: int, hint: str) -> Case:
+    def run(f, num_heads=num_heads):
+        got = _as_slopes(f(num_heads), num_heads)
+        want = alibi_slopes(num_heads, dtype=torch.float64)
+        if tuple(got.shape) == (num_heads,) and not torch.allclose(
+            got.detach().double().cpu(), want, rtol=1e-4, atol=1e-7
+        ):
+            _diagnose_slopes(got, want, num_heads)
+        compare_tensors(got, want.to(torch.float32), what=f"the slopes for {num_heads} heads",
+                        dtype=torch.float32)
+
+    kind = "power of two" if num_heads & (num_heads - 1) == 0 else "not a power of two"
+    return Case(f"num_heads={num_heads} ({kind})", run, {"num_heads": num_heads}, hint)
+
+
+def check_alibi_slopes(fn: Callable[..., torch.Tensor]) -> Report:
+    """Grade `alibi_slopes(num_heads) -> Tensor (num_heads,)`."""
+    pow2 = "for a power of two H, m_h = 2^(−8h/H), h = 1..H"
+    other = ("with n the largest power of two ≤ H: the n slopes for n heads, then every "
+             "other slope of the 2n-head sequence")
+    cases = [
+        _slopes_case(8, pow2),
+        _slopes_case(1, pow2),
+        _slopes_case(16, pow2),
+        _slopes_case(12, other),
+        _slopes_case(6, other),
+        _slopes_case(20, other),
+        _slopes_case(3, other),
+    ]
+
+    def bad(f):
+        expect_raises(lambda: f(0), ValueError, what="num_heads=0")
+        expect_raises(lambda: f(-4), ValueError, what="num_heads=-4")
+
+    cases.append(Case("bad input raises ValueError", bad, {"num_heads": [0, -4]},
+                      "check that num_heads is a whole number ≥ 1 before computing"))
+    return run_check("check_alibi_slopes", fn, cases)
+
+
+# ----- bias ------------------------------------------------------------------------------
+
+
+def _bias_case(name: str, num_heads: int, q_len: int, k_len: int | None, causal: bool,
+               symmetric: bool, hint: str) -> Case:
+    kl = q_len if k_len is None else k_len
+
+    def run(f):
+        got = f(num_heads, q_len, k_len, causal=causal, symmetric=symmetric)
+        want = alibi_bias(num_heads, q_len, k_len, causal=causal, symmetric=symmetric,
+                          dtype=torch.float32)
+        if not isinstance(got, torch.Tensor):
+            raise CheckFailed(
+                f"the bias should be a torch.Tensor, but your function returned "
+                f"{type(got).__name__}"
+            )
+        if tuple(got.shape) != tuple(want.shape):
+            raise CheckFailed(
+                f"the bias has shape {tuple(got.shape)}, expected (num_heads, q_len, k_len) "
+                f"= {tuple(want.shape)}"
+            )
+        if not got.is_floating_point():
+            raise CheckFailed(f"the bias should be a floating tensor, got dtype {got.dtype}")
+        g = got.detach().double().cpu()
+        w = want.double()
+        if causal:
+            future = torch.isinf(w)
+            if future.any() and not bool(torch.isneginf(g[future]).all()):
+                raise CheckFailed(
+                    "with causal=True, keys after the query (j > i) must be −inf, so that "
+                    "the bias alone can serve as the mask"
+                )
+        past = torch.isfinite(w) & (w != 0)
+        if past.any():
+            gp = g[past]
+            if bool((gp > 0).all()):
+                raise CheckFailed(
+                    "the bias has the wrong sign: it is a penalty, −m·(distance), so it must "
+                    "be negative for keys at a distance from the query"
+                )
+        if torch.isneginf(g).any() and not torch.isneginf(w).any():
+            raise CheckFailed("this bias should have no −inf entries (no key is masked here)")
+        compare_tensors(got, want, what="the bias", dtype=torch.float32)
+
+    params = {"num_heads": num_heads, "q_len": q_len, "k_len": kl, "causal": causal,
+              "symmetric": symmetric}
+    return Case(name, run, params, hint)
+
+
+def check_alibi_bias(fn: Callable[..., torch.Tensor]) -> Report:
+    """Grade `alibi_bias(num_heads, q_len, k_len=None, *, causal=True, symmetric=False)`."""
+    sign = "entry (h, i, j) is −m_h·(i − j): zero on the diagonal, negative for past keys"
+    cases = [
+        _bias_case("causal, 4 heads, 6 tokens", 4, 6, None, True, False, sign),
+        _bias_case("causal, 3 heads (not a power of two), 7 tokens", 3, 7, None, True, False,
+                   sign),
+        _bias_case("one token", 1, 1, None, True, False, sign),
+        _bias_case("decoding: 2 queries, 9 keys (queries are the last positions)", 2, 2, 9,
+                   True, False,
+                   "query i sits at position i + (k_len − q_len); compare it with key j"),
+        _bias_case("symmetric, not causal, 4 heads, 5 tokens", 4, 5, None, False, True,
+                   "the symmetric bias is −m_h·|i − j|, with no −inf anywhere"),
+        _bias_case("longer than a precomputed buffer: 1 query, 9000 keys", 4, 1, 9000, True,
+                   False, "build the bias for the lengths you are given; no maximum length"),
+    ]
+
+    def bad(f):
+        expect_raises(lambda: f(0, 4), ValueError, what="num_heads=0")
+        expect_raises(lambda: f(2, 0), ValueError, what="q_len=0")
+        expect_raises(lambda: f(2, 5, 3, causal=True), ValueError,
+                      what="causal with fewer keys (3) than queries (5)")
+
+    cases.append(
+        Case("bad input raises ValueError", bad,
+             {"calls": ["(0, 4)", "(2, 0)", "(2, 5, 3, causal=True)"]},
+             "check num_heads ≥ 1, q_len ≥ 1, and k_len ≥ q_len when causal")
+    )
+    return run_check("check_alibi_bias", fn, cases)
