@@ -1,0 +1,310 @@
+"""Train short, test long: perplexity vs evaluation length, and a passkey test, per scheme.
+
+Follows the evaluation of ALiBi (Press et al., "Train Short, Test Long", 2022): score
+non-overlapping windows of each length on the same held-out text, every position counted.
+RoPE models can be rescaled at evaluation with PI, NTK-aware, dynamic NTK, YaRN or Llama 3
+(``lcedu.positions.scaling``, factor = eval length / training length). The passkey test
+(Mohtashami & Jaggi, "Landmark Attention", 2023) hides a number in filler code and asks for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lcedu.models.data import eval_windows, load_corpus
+from lcedu.models.positional import SCHEMES
+from lcedu.models.tiny_lm import RopeOverride, TinyLM
+from lcedu.models.train import load_checkpoint, shipped_checkpoint
+from lcedu.positions import scaling as rope_scaling
+
+__all__ = [
+    "ROPE_SCALINGS",
+    "rope_override",
+    "perplexity",
+    "passkey_example",
+    "passkey_accuracy",
+    "evaluate_model",
+    "shipped_metrics",
+    "main",
+]
+
+#: Names accepted for evaluation-time RoPE scaling ("none" = the trained frequencies).
+ROPE_SCALINGS = ("none", "linear", "ntk_aware", "dynamic_ntk", "yarn", "llama3")
+NEEDLE = b"\nPASSKEY = "
+
+
+def rope_override(model: TinyLM, method: str, eval_len: int) -> RopeOverride | None:
+    """The RoPE frequencies for ``method`` at ``eval_len``, factor = eval_len / training length.
+
+    Returns None for "none", or when eval_len is not longer than the training length (every
+    method is the identity at factor 1, so the trained frequencies are used unchanged).
+    """
+    if method not in ROPE_SCALINGS:
+        raise ValueError(
+            f"unknown RoPE scaling {method!r}; choose one of {', '.join(ROPE_SCALINGS)}"
+        )
+    cfg = model.config
+    if method != "none" and cfg.pos != "rope":
+        raise ValueError(
+            f"RoPE scaling {method!r} needs a RoPE model; this checkpoint uses {cfg.pos!r}"
+        )
+    train_len = cfg.max_len
+    if method == "none" or eval_len <= train_len:
+        return None
+    factor = eval_len / train_len
+    d, base = cfg.head_dim, cfg.rope_base
+    if method == "linear":
+        inv, att = rope_scaling.linear(d, base, factor)
+    elif method == "ntk_aware":
+        inv, att = rope_scaling.ntk_aware(d, base, factor)
+    elif method == "dynamic_ntk":
+        # Hugging Face's "dynamic" type with factor 1: the stretch follows the current length.
+        inv, att = rope_scaling.dynamic_ntk(d, base, 1.0, train_len, eval_len)
+    elif method == "yarn":
+        inv, att = rope_scaling.yarn(d, base, factor, train_len)
+    else:
+        inv, att = rope_scaling.llama3(d, base, factor, train_len)
+    return RopeOverride(inv_freq=inv, attention_factor=att)
+
+
+@torch.no_grad()
+def perplexity(
+    model: TinyLM,
+    data: torch.Tensor,
+    length: int,
+    *,
+    total_tokens: int = 8192,
+    scaling: str = "none",
+    batch_size: int = 4,
+) -> dict:
+    """Mean loss (nats/byte) and perplexity over ``total_tokens // length`` windows of ``length``.
+
+    The windows tile the same first ``total_tokens`` bytes of ``data`` at every length, so
+    lengths are compared on the same text.
+    """
+    if not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    if total_tokens < length:
+        raise ValueError(f"total_tokens ({total_tokens}) must be at least the length ({length})")
+    if model.config.pos == "learned" and length > model.config.max_len:
+        raise ValueError(
+            f"length {length} is larger than the learned position table "
+            f"({model.config.max_len} positions); a learned model cannot be evaluated there"
+        )
+    model.eval()
+    windows = eval_windows(data, length, total_tokens // length)
+    rope = rope_override(model, scaling, length)
+    total = 0.0
+    for i in range(0, windows.shape[0], batch_size):
+        w = windows[i : i + batch_size]
+        logits = model(w[:, :-1], rope=rope)
+        total += float(
+            F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1),
+                            reduction="sum")
+        )
+    count = windows.shape[0] * length
+    loss = total / count
+    return {"length": length, "loss": loss, "ppl": math.exp(loss), "tokens": count}
+
+
+def passkey_example(
+    filler: torch.Tensor, length: int, depth: float, key: str
+) -> tuple[torch.Tensor, int]:
+    """A prompt of exactly ``length`` bytes and the index where the answer's digits start.
+
+    The line ``PASSKEY = <key>`` sits at fraction ``depth`` of the filler (0 = start, 1 = just
+    before the question), moved back to a line start; the prompt ends ``PASSKEY = <key>``
+    so the model is scored, teacher-forced, on predicting each digit of the key.
+    """
+    if not 0.0 <= depth <= 1.0:
+        raise ValueError(f"depth must be between 0 and 1, got {depth!r}")
+    if not key.isdigit():
+        raise ValueError(f"key must be a string of digits, got {key!r}")
+    needle = NEEDLE + key.encode() + b"\n"
+    question = NEEDLE
+    n_fill = length - len(needle) - len(question) - len(key)
+    if n_fill < 1:
+        raise ValueError(f"length {length} is too short for a passkey prompt")
+    if filler.numel() < n_fill:
+        raise ValueError(f"filler has {filler.numel()} bytes, {n_fill} are needed")
+    text = bytes(filler[:n_fill].tolist())
+    cut = int(round(depth * n_fill))
+    newline = text.rfind(b"\n", 0, cut)
+    if newline > 0 and cut - newline < 200:
+        cut = newline
+    prompt = text[:cut] + needle + text[cut:] + question + key.encode()
+    assert len(prompt) == length
+    return torch.tensor(list(prompt), dtype=torch.long), length - len(key)
+
+
+@torch.no_grad()
+def passkey_accuracy(
+    model: TinyLM,
+    data: torch.Tensor,
+    lengths: list[int],
+    depths: list[float],
+    *,
+    trials: int = 4,
+    digits: int = 5,
+    scaling: str = "none",
+    seed: int = 0,
+) -> dict:
+    """Digit accuracy and exact-match accuracy of the passkey, per (length, depth).
+
+    Each trial draws a random key and a different stretch of ``data`` as filler; the model
+    is right on a digit when its most likely next byte is that digit.
+    """
+    if trials < 1 or digits < 1:
+        raise ValueError(f"trials and digits must be positive, got {trials} and {digits}")
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    digit_acc: list[list[float | None]] = []
+    exact_acc: list[list[float | None]] = []
+    for length in lengths:
+        if model.config.pos == "learned" and length > model.config.max_len:
+            digit_acc.append([None] * len(depths))  # no table rows past max_len
+            exact_acc.append([None] * len(depths))
+            continue
+        rope = rope_override(model, scaling, length)
+        row_d, row_e = [], []
+        for depth in depths:
+            prompts, starts = [], []
+            for t in range(trials):
+                key = "".join(str(int(d)) for d in torch.randint(0, 10, (digits,), generator=gen))
+                offset = (t * 7919 * length) % max(1, data.numel() - length)
+                prompt, start = passkey_example(data[offset:], length, depth, key)
+                prompts.append(prompt)
+                starts.append(start)
+            batch = torch.stack(prompts)
+            logits = model(batch[:, :-1], rope=rope)
+            pred = logits.argmax(-1)
+            start = starts[0]
+            got = pred[:, start - 1 : start - 1 + digits]
+            want = batch[:, start : start + digits]
+            correct = got == want
+            row_d.append(float(correct.float().mean()))
+            row_e.append(float(correct.all(dim=1).float().mean()))
+        digit_acc.append(row_d)
+        exact_acc.append(row_e)
+    return {
+        "lengths": list(lengths),
+        "depths": list(depths),
+        "trials": trials,
+        "digits": digits,
+        "digit_accuracy": digit_acc,
+        "exact_accuracy": exact_acc,
+    }
+
+
+def evaluate_model(
+    model: TinyLM,
+    data: torch.Tensor,
+    *,
+    lengths: list[int],
+    scalings: list[str],
+    total_tokens: int,
+    passkey_lengths: list[int],
+    passkey_depths: list[float],
+    passkey_trials: int,
+    passkey_scalings: list[str],
+    log=None,
+) -> dict:
+    """Perplexity per (scaling, length) and passkey accuracy per scaling, as one dict."""
+    pos = model.config.pos
+    if pos != "rope":
+        scalings, passkey_scalings = ["none"], ["none"]
+    ppl: dict[str, list] = {}
+    for method in scalings:
+        rows = []
+        for length in lengths:
+            if pos == "learned" and length > model.config.max_len:
+                rows.append({"length": length, "loss": None, "ppl": None, "tokens": 0})
+                continue
+            rows.append(perplexity(model, data, length, total_tokens=total_tokens, scaling=method))
+            if log:
+                log(f"{pos:10s} {method:11s} L={length:5d}  loss {rows[-1]['loss']:.4f}")
+        ppl[method] = rows
+    passkey = {}
+    for method in passkey_scalings:
+        passkey[method] = passkey_accuracy(
+            model, data, passkey_lengths, passkey_depths, trials=passkey_trials, scaling=method
+        )
+        if log:
+            acc = passkey[method]["digit_accuracy"]
+            log(f"{pos:10s} {method:11s} passkey digit accuracy {acc}")
+    return {"pos": pos, "train_len": model.config.max_len, "perplexity": ppl, "passkey": passkey}
+
+
+def shipped_metrics(pos: str) -> tuple[dict, dict | None]:
+    """The recorded training metrics of a shipped checkpoint, and its evaluation (if any)."""
+    path = shipped_checkpoint(pos)
+    train_json = path.with_suffix(".json")
+    if not train_json.is_file():
+        raise ValueError(f"no shipped metrics for scheme {pos!r} ({train_json.name} is missing)")
+    eval_json = path.with_name(f"{pos}.eval.json")
+    evaluation = json.loads(eval_json.read_text()) if eval_json.is_file() else None
+    return json.loads(train_json.read_text()), evaluation
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lcedu evaluate",
+        description="Perplexity vs evaluation length and passkey accuracy of tiny-LM checkpoints.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a checkpoint written by `lcedu train` (X.pt)")
+    src.add_argument("--pos", help=f"use the shipped checkpoint of a scheme: {', '.join(SCHEMES)}")
+    p.add_argument("--expect-pos", help="refuse a checkpoint trained with another scheme")
+    p.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    p.add_argument("--scalings", nargs="+", default=["none", "linear", "ntk_aware", "yarn"],
+                   help=f"RoPE scalings at evaluation: {', '.join(ROPE_SCALINGS)}")
+    p.add_argument("--tokens", type=int, default=8192, help="bytes scored per length")
+    p.add_argument("--passkey-lengths", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    p.add_argument("--passkey-depths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--passkey-trials", type=int, default=4)
+    p.add_argument("--passkey-scalings", nargs="+", default=["none", "linear", "yarn"])
+    p.add_argument("--out", help="write the metrics JSON here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        for method in list(args.scalings) + list(args.passkey_scalings):
+            if method not in ROPE_SCALINGS:
+                raise ValueError(
+                    f"unknown RoPE scaling {method!r}; choose one of {', '.join(ROPE_SCALINGS)}"
+                )
+        path = Path(args.checkpoint) if args.checkpoint else shipped_checkpoint(args.pos)
+        model, ckpt = load_checkpoint(path, pos=args.expect_pos or args.pos)
+        corpus = load_corpus(max_train_bytes=1)
+        metrics = evaluate_model(
+            model, corpus.val, lengths=args.lengths, scalings=args.scalings,
+            total_tokens=args.tokens, passkey_lengths=args.passkey_lengths,
+            passkey_depths=args.passkey_depths, passkey_trials=args.passkey_trials,
+            passkey_scalings=args.passkey_scalings, log=lambda s: print(s, flush=True),
+        )
+    except ValueError as err:
+        print(f"lcedu evaluate: error: {err}", file=sys.stderr)
+        return 2
+    metrics["checkpoint"] = path.name
+    metrics["step"] = ckpt["step"]
+    metrics["tokens_per_length"] = args.tokens
+    metrics["val_sha256"] = corpus.fingerprint()["val_sha256"]
+    metrics["args"] = vars(args)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(metrics, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,246 @@
+"""A tiny decoder-only transformer whose position scheme is a parameter.
+
+Pre-norm blocks (GPT-2 / Llama layout) over bytes, with one of five position schemes: none
+(NoPE, Kazemnejad et al., 2023), learned absolute (GPT-2), sinusoidal (Vaswani et al., 2017),
+RoPE (Su et al., 2021) and ALiBi (Press et al., 2022). Attention runs through PyTorch SDPA; the
+rotation and the bias come from the course's own ``lcedu.positions`` code, and at evaluation
+RoPE can be rescaled with any method from ``lcedu.positions.scaling``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lcedu.models.data import VOCAB_SIZE
+from lcedu.models.positional import (
+    LearnedPositions,
+    SinusoidalPositions,
+    check_scheme,
+)
+from lcedu.positions.alibi import alibi_bias, alibi_slopes
+from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
+
+__all__ = ["TinyLMConfig", "TinyLM", "CausalSelfAttention", "RopeOverride"]
+
+
+@dataclass(frozen=True)
+class TinyLMConfig:
+    """Shape of the model. ``max_len`` is the training length (the learned table's size)."""
+
+    pos: str = "rope"
+    dim: int = 128
+    layers: int = 4
+    heads: int = 4
+    mlp_ratio: int = 4
+    max_len: int = 256
+    rope_base: float = 10000.0
+    vocab_size: int = VOCAB_SIZE
+
+    def __post_init__(self) -> None:
+        check_scheme(self.pos)
+        for name in ("dim", "layers", "heads", "mlp_ratio", "max_len", "vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if (self.dim // self.heads) % 2:
+            raise ValueError(
+                f"head_dim = dim/heads = {self.dim // self.heads} must be even (RoPE rotates pairs)"
+            )
+        if not self.rope_base > 1:
+            raise ValueError(f"rope_base must be larger than 1, got {self.rope_base!r}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TinyLMConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class RopeOverride:
+    """RoPE frequencies to use instead of the trained ones (an evaluation-time scaling).
+
+    ``inv_freq`` has head_dim/2 entries; ``attention_factor`` multiplies cos and sin (so q·k
+    by its square), as YaRN's temperature does.
+    """
+
+    inv_freq: torch.Tensor
+    attention_factor: float = 1.0
+
+
+def _rope_tables(
+    length: int, inv_freq: torch.Tensor, attention_factor: float, device, dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    positions = torch.arange(length, device=device)
+    cos, sin = rope_cos_sin(positions, inv_freq.to(device), attention_scaling=attention_factor)
+    return cos.to(dtype), sin.to(dtype)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention; RoPE rotates q/k, ALiBi adds its bias, via SDPA."""
+
+    def __init__(self, config: TinyLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.heads = config.heads
+        self.head_dim = config.head_dim
+        self.qkv = nn.Linear(config.dim, 3 * config.dim, bias=False)
+        self.out = nn.Linear(config.dim, config.dim, bias=False)
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Unrotated q, k, v as (B, H, L, head_dim)."""
+        B, L, _ = x.shape
+        q, k, v = self.qkv(x).view(B, L, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
+    def merge(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, H, L, head_dim) → (B, L, dim), then the output projection."""
+        B, H, L, D = y.shape
+        return self.out(y.transpose(1, 2).reshape(B, L, H * D))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        bias: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        q, k, v = self.project(x)
+        if rope is not None:
+            cos, sin = rope
+            q = apply_rope(q, cos, sin)
+            k = apply_rope(k, cos, sin)
+        if bias is not None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.merge(y)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, config: TinyLMConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.dim)
+        self.attn = CausalSelfAttention(config)
+        self.norm2 = nn.LayerNorm(config.dim)
+        hidden = config.mlp_ratio * config.dim
+        self.mlp = nn.Sequential(
+            nn.Linear(config.dim, hidden), nn.GELU(), nn.Linear(hidden, config.dim)
+        )
+
+    def forward(self, x: torch.Tensor, *, rope=None, bias=None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope=rope, bias=bias)
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyLM(nn.Module):
+    """Byte-level decoder-only LM; ``config.pos`` picks the position scheme.
+
+    >>> model = TinyLM(TinyLMConfig(pos="alibi", dim=32, layers=1, heads=2, max_len=16))
+    >>> model(torch.zeros(1, 40, dtype=torch.long)).shape  # ALiBi runs past max_len
+    torch.Size([1, 40, 256])
+    """
+
+    def __init__(self, config: TinyLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.dim)
+        self.positions: nn.Module | None = None
+        if config.pos == "learned":
+            self.positions = LearnedPositions(config.max_len, config.dim)
+        elif config.pos == "sinusoidal":
+            self.positions = SinusoidalPositions(config.dim)
+        if config.pos == "rope":
+            self.register_buffer(
+                "rope_inv_freq", rope_inv_freq(config.head_dim, config.rope_base), persistent=False
+            )
+        if config.pos == "alibi":
+            self.register_buffer("alibi_slopes", alibi_slopes(config.heads), persistent=False)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.norm = nn.LayerNorm(config.dim)
+        self.head = nn.Linear(config.dim, config.vocab_size, bias=False)
+        self.head.weight = self.embed.weight  # tied input/output embedding
+        self.apply(self._init)
+        for block in self.blocks:  # GPT-2's scaled init of residual projections
+            nn.init.normal_(block.attn.out.weight, std=0.02 / math.sqrt(2 * config.layers))
+            nn.init.normal_(block.mlp[2].weight, std=0.02 / math.sqrt(2 * config.layers))
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def attention_inputs(
+        self, length: int, *, rope: RopeOverride | None = None, dtype=torch.float32
+    ) -> dict:
+        """What every attention layer gets for a sequence of ``length``: rope cos/sin or bias."""
+        device = self.embed.weight.device
+        if rope is not None and self.config.pos != "rope":
+            raise ValueError(
+                f"a RoPE scaling only applies to a RoPE model; this model uses {self.config.pos!r}"
+            )
+        if self.config.pos == "rope":
+            inv_freq, factor = self.rope_inv_freq, 1.0
+            if rope is not None:
+                if rope.inv_freq.shape != self.rope_inv_freq.shape:
+                    raise ValueError(
+                        f"rope override needs {self.rope_inv_freq.numel()} frequencies "
+                        f"(head_dim/2), got shape {tuple(rope.inv_freq.shape)}"
+                    )
+                inv_freq, factor = rope.inv_freq, float(rope.attention_factor)
+            return {"rope": _rope_tables(length, inv_freq, factor, device, dtype)}
+        if self.config.pos == "alibi":
+            bias = alibi_bias(self.config.heads, length, causal=True, device=device, dtype=dtype)
+            return {"bias": bias}
+        return {}
+
+    def forward(self, idx: torch.Tensor, *, rope: RopeOverride | None = None) -> torch.Tensor:
+        """Logits (B, L, vocab) for byte ids ``idx`` (B, L)."""
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
+            raise ValueError("idx must be a (batch, length) tensor of byte ids")
+        if idx.dtype not in (torch.int64, torch.int32, torch.uint8):
+            raise ValueError(f"idx must hold integer byte ids, got dtype {idx.dtype}")
+        B, L = idx.shape
+        x = self.embed(idx.long())
+        if self.positions is not None:
+            if isinstance(self.positions, LearnedPositions):
+                x = x + self.positions(L)
+            else:
+                x = x + self.positions(L, device=x.device, dtype=x.dtype)
+        extra = self.attention_inputs(L, rope=rope, dtype=x.dtype)
+        for block in self.blocks:
+            x = block(x, **extra)
+        return self.head(self.norm(x))
+
+    def loss(
+        self, idx: torch.Tensor, targets: torch.Tensor, *, rope: RopeOverride | None = None
+    ) -> torch.Tensor:
+        """Mean next-byte cross-entropy in nats."""
+        logits = self(idx, rope=rope)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+

@@ -1,0 +1,393 @@
+"""Train the tiny LM on stdlib source: `lcedu train --pos rope --seq-len 256 --steps N --out X.pt`.
+
+A plain next-byte training loop (AdamW, linear warmup then cosine decay, gradient clipping,
+as in nanoGPT) that writes a checkpoint, a metrics JSON and a resume file, and continues from
+the resume file when it is run again. Every batch is drawn from a generator seeded with
+(seed, step), so a resumed run sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from lcedu.models.data import Corpus, eval_windows, load_corpus, random_batch
+from lcedu.models.positional import SCHEMES, check_scheme
+from lcedu.models.tiny_lm import TinyLM, TinyLMConfig
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "train",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_paths",
+    "shipped_checkpoint",
+    "subset_loss",
+    "main",
+]
+
+CHECKPOINT_FORMAT = "lcedu.tiny_lm/1"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (the model's shape included)."""
+
+    pos: str = "rope"
+    seq_len: int = 256
+    steps: int = 600
+    batch_size: int = 16
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 30
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    dim: int = 128
+    layers: int = 4
+    heads: int = 4
+    seed: int = 0
+    eval_every: int = 100
+    eval_windows: int = 16
+    max_train_bytes: int = 2_000_000
+
+    def __post_init__(self) -> None:
+        check_scheme(self.pos)
+        for name in ("seq_len", "steps", "batch_size", "eval_every", "eval_windows"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        self.model_config()  # validates dim/layers/heads
+
+    def model_config(self) -> TinyLMConfig:
+        return TinyLMConfig(
+            pos=self.pos, dim=self.dim, layers=self.layers, heads=self.heads, max_len=self.seq_len
+        )
+
+
+@dataclass
+class TrainResult:
+    """The trained model and the metrics that were written (or would have been) to JSON."""
+
+    model: TinyLM
+    metrics: dict = field(default_factory=dict)
+
+
+def checkpoint_paths(out: str | Path) -> tuple[Path, Path, Path]:
+    """(checkpoint ``X.pt``, metrics ``X.json``, resume state ``X.resume.pt``) for ``out``."""
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise ValueError(f"--out must name a .pt file (e.g. runs/rope.pt), got {str(out)!r}")
+    return out, out.with_suffix(".json"), out.with_suffix(".resume.pt")
+
+
+def shipped_checkpoint(pos: str) -> Path:
+    """Path of the checkpoint shipped with the package for scheme ``pos`` (trained at 256)."""
+    check_scheme(pos)
+    return SHIPPED_DIR / f"{pos}.pt"
+
+
+def save_checkpoint(path: str | Path, model: TinyLM, *, step: int, train_config: dict) -> None:
+    """Write the model weights, its config and the step (no optimizer state: small files)."""
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": model.config.to_dict(),
+            "train_config": train_config,
+            "step": step,
+            "model": model.state_dict(),
+        },
+        Path(path),
+    )
+
+
+def load_checkpoint(path: str | Path, *, pos: str | None = None) -> tuple[TinyLM, dict]:
+    """Load a tiny-LM checkpoint; with ``pos``, refuse one trained with another scheme."""
+    path = Path(path)
+    if pos is not None:
+        check_scheme(pos)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path.name} is not a tiny-LM checkpoint (format {CHECKPOINT_FORMAT})")
+    config = TinyLMConfig.from_dict(ckpt["config"])
+    if pos is not None and config.pos != pos:
+        raise ValueError(
+            f"checkpoint {path.name} was trained with position scheme {config.pos!r}, "
+            f"not {pos!r}: its weights only make sense with the scheme they were trained with"
+        )
+    model = TinyLM(config)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, ckpt
+
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+@torch.no_grad()
+def subset_loss(model: TinyLM, windows: torch.Tensor, batch_size: int = 16) -> float:
+    """Mean next-byte loss (nats) over (N, L+1) windows, every position counted."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, windows.shape[0], batch_size):
+        w = windows[i : i + batch_size]
+        logits = model(w[:, :-1])
+        total += float(
+            torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1), reduction="sum"
+            )
+        )
+        count += w[:, 1:].numel()
+    model.train(was_training)
+    return total / count
+
+
+def _make_optimizer(model: TinyLM, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+
+
+def _environment() -> dict:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    corpus: Corpus | None = None,
+    progress: bool = True,
+    resume: bool = True,
+    save_every: int = 100,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train (or resume) a tiny LM; with ``out`` write checkpoint, metrics JSON, resume state.
+
+    Resuming needs the same scheme and model shape; ``steps`` may grow (the learning-rate
+    schedule follows the new total). ``log`` receives one line per evaluation.
+    """
+    if not isinstance(cfg, TrainConfig):
+        raise ValueError("cfg must be a TrainConfig")
+    corpus = corpus if corpus is not None else load_corpus(max_train_bytes=cfg.max_train_bytes)
+    subset = eval_windows(corpus.val, cfg.seq_len, cfg.eval_windows)
+    torch.manual_seed(cfg.seed)
+    model = TinyLM(cfg.model_config())
+    optimizer = _make_optimizer(model, cfg)
+    start, history, elapsed = 0, [], 0.0
+    paths = checkpoint_paths(out) if out is not None else None
+    if paths is not None and resume and paths[2].is_file():
+        state = torch.load(paths[2], map_location="cpu", weights_only=True)
+        old = TinyLMConfig.from_dict(state["config"])
+        if old.pos != cfg.pos:
+            raise ValueError(
+                f"{paths[2].name} holds a run with position scheme {old.pos!r}, not {cfg.pos!r}; "
+                "choose another --out or the same --pos"
+            )
+        if old != model.config:
+            raise ValueError(
+                f"{paths[2].name} holds a model of another shape ({old}); "
+                "choose another --out or the same model size"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, history, elapsed = state["step"], state["history"], state["elapsed_s"]
+        if log:
+            log(f"resuming {paths[0].name} from step {start}")
+
+    def evaluate_and_record(step: int, train_loss: float | None) -> None:
+        val = subset_loss(model, subset)
+        shown = "  -  " if train_loss is None else f"{train_loss:.3f}"
+        history.append({
+            "step": step,
+            "train_loss": None if train_loss is None else round(train_loss, 5),
+            "val_loss": val,
+        })
+        if log:
+            log(f"step {step:5d}  train loss {shown}  val loss {val:.3f}")
+
+    model.train()
+    t0 = time.perf_counter()
+    bar = None
+    steps = range(start, cfg.steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(steps, initial=start, total=cfg.steps, desc=f"train {cfg.pos}", leave=False)
+        steps = bar
+    if start == 0 and not history:
+        evaluate_and_record(0, None)
+    running = None
+    for step in steps:
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        x, y = random_batch(corpus.train, cfg.batch_size, cfg.seq_len, gen)
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, cfg)
+        loss = model.loss(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        value = float(loss.detach())
+        running = value if running is None else 0.9 * running + 0.1 * value
+        if bar is not None:
+            bar.set_postfix(loss=f"{running:.3f}")
+        done = step + 1
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            evaluate_and_record(done, running)
+        if paths is not None and (done % save_every == 0 or done == cfg.steps):
+            _write(paths, model, optimizer, cfg, corpus, subset, history,
+                   done, elapsed + time.perf_counter() - t0)
+    if bar is not None:
+        bar.close()
+    elapsed += time.perf_counter() - t0
+    metrics = _metrics(model, cfg, corpus, subset, history, max(start, cfg.steps), elapsed)
+    return TrainResult(model=model.eval(), metrics=metrics)
+
+
+def _metrics(model, cfg, corpus, subset, history, step, elapsed) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "pos": cfg.pos,
+        "step": step,
+        "train_config": asdict(cfg),
+        "model_config": model.config.to_dict(),
+        "num_parameters": model.num_parameters(),
+        "history": history,
+        "val_loss_subset": history[-1]["val_loss"] if history else None,
+        "eval_subset": {
+            "seq_len": cfg.seq_len,
+            "windows": int(subset.shape[0]),
+            "text_latin1": bytes(subset[:, :-1].reshape(-1).tolist()
+                                 + subset[-1:, -1].tolist()).decode("latin-1"),
+        },
+        "corpus": corpus.fingerprint(),
+        "train_seconds": round(elapsed, 1),
+        "environment": _environment(),
+    }
+
+
+def _write(paths, model, optimizer, cfg, corpus, subset, history, step, elapsed) -> None:
+    ckpt, metrics_path, resume_path = paths
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(ckpt, model, step=step, train_config=asdict(cfg))
+    metrics = _metrics(model, cfg, corpus, subset, history, step, elapsed)
+    metrics["command"] = "lcedu train " + " ".join(_as_argv(cfg, ckpt))
+    metrics_path.write_text(json.dumps(metrics, indent=1) + "\n")
+    torch.save(
+        {
+            "config": model.config.to_dict(),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "history": history,
+            "elapsed_s": elapsed,
+        },
+        resume_path,
+    )
+
+
+def subset_from_metrics(metrics: dict) -> torch.Tensor:
+    """The (N, L+1) evaluation windows a metrics JSON recorded (independent of this machine)."""
+    sub = metrics["eval_subset"]
+    data = torch.tensor(list(sub["text_latin1"].encode("latin-1")), dtype=torch.long)
+    return eval_windows(data, sub["seq_len"], sub["windows"])
+
+
+def _as_argv(cfg: TrainConfig, out: Path) -> list[str]:
+    default = TrainConfig()
+    argv = ["--pos", cfg.pos, "--seq-len", str(cfg.seq_len), "--steps", str(cfg.steps)]
+    for name in ("batch_size", "lr", "dim", "layers", "heads", "seed"):
+        if getattr(cfg, name) != getattr(default, name):
+            argv += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
+    return argv + ["--out", out.as_posix()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="lcedu train",
+        description="Train the tiny byte-level LM on the Python stdlib's own source code.",
+    )
+    p.add_argument("--pos", required=True, help=f"position scheme: {', '.join(SCHEMES)}")
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in bytes")
+    p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps")
+    p.add_argument("--out", required=True, help="checkpoint path X.pt (writes X.json too)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--dim", type=int, default=d.dim)
+    p.add_argument("--layers", type=int, default=d.layers)
+    p.add_argument("--heads", type=int, default=d.heads)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--eval-every", type=int, default=d.eval_every)
+    p.add_argument("--no-resume", action="store_true", help="start over even if X.resume.pt exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--drop-resume-state", action="store_true",
+        help="delete X.resume.pt at the end (for checkpoints that ship: weights only)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = TrainConfig(
+            pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
+            lr=args.lr, dim=args.dim, layers=args.layers, heads=args.heads, seed=args.seed,
+            eval_every=args.eval_every,
+        )
+        result = train(
+            cfg, args.out, progress=not args.no_progress, resume=not args.no_resume,
+            log=lambda line: print(line, flush=True),
+        )
+    except ValueError as err:
+        print(f"lcedu train: error: {err}", file=sys.stderr)
+        return 2
+    ckpt, metrics_path, resume_path = checkpoint_paths(args.out)
+    if args.drop_resume_state and resume_path.exists():
+        resume_path.unlink()
+    print(
+        f"wrote {ckpt} and {metrics_path.name}: {result.metrics['num_parameters']} parameters, "
+        f"val loss {result.metrics['val_loss_subset']:.4f} nats/byte after "
+        f"{result.metrics['step']} steps ({result.metrics['train_seconds']} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
