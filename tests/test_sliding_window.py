@@ -188,3 +188,21 @@ def test_flex_compiled_matches_banded():
     q, k, v = _qkv((1, 2, n, 16), seed=6)
     got = flex_sliding_window_attention(q, k, v, w, compiled=True)
     assert_close(got, sliding_window_attention(q, k, v, w))
+
+
+@pytest.mark.parametrize("chunk", [1, 200, 5000])  # one block per step … several heads per step
+def test_memory_chunking_does_not_change_the_result(monkeypatch, chunk):
+    import lcedu.attention.sliding_window as sw
+
+    monkeypatch.setattr(sw, "CHUNK_ELEMENTS", chunk)
+    n, w = 45, 4
+    q, k, v = _qkv((2, 3, n, 8), torch.float64, seed=31, grad=True)
+    pad = torch.ones(2, n, dtype=torch.bool)
+    pad[1, 40:] = False
+    got = sliding_window_attention(q, k, v, w, padding_mask=pad)
+    want = attention(q, k, v, mask=longformer_mask(n, w, [], pad))
+    assert_close(got, want)
+    ga = torch.autograd.grad(got.sum(), (q, k, v))
+    gb = torch.autograd.grad(want.sum(), (q, k, v))
+    for a, b in zip(ga, gb):
+        assert_close(a, b)

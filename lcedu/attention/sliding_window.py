@@ -44,6 +44,12 @@ def _batch_flags(flags: torch.Tensor | None, batch: int, name: str, fn: str) -> 
     return flags
 
 
+# Scores computed per step (elements). 2**23 fp32 numbers = 32 MiB: the work is split over
+# heads and runs of query blocks so memory stays bounded at any length; each step is still
+# a few large tensor operations (a handful of Python steps, never one per token).
+CHUNK_ELEMENTS = 2**23
+
+
 def _banded(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -57,16 +63,17 @@ def _banded(
     extra_k: torch.Tensor | None = None,
     extra_v: torch.Tensor | None = None,
     extra_valid: torch.Tensor | None = None,
+    chunk_elements: int | None = None,
 ) -> torch.Tensor:
     """Banded attention over blocks of queries; optional extra keys every query also sees.
 
     Query block c (positions c·b … c·b + b − 1) can only reach keys c·b − w … c·b + b − 1 + w
     (up to c·b + b − 1 when causal): one span of b + 2w keys, read from K padded by w on
     both sides with `unfold` (a strided view, no copy). Scores are (…, blocks, b, span):
-    n·(b + 2w) numbers instead of n². Out-of-range and padded keys are masked to −inf
+    n·(b + 2w) numbers instead of n². Out-of-range and padded keys are masked out
     (the lesson's sketch forgets this: erratum 1).
     """
-    B, H, n, _ = q.shape
+    B, H, n, D = q.shape
     b = block_size
     nb = -(-n // b)
     L = nb * b
@@ -74,41 +81,61 @@ def _banded(
     span = b + left + right
     dev = q.device
 
-    qb = F.pad(q * scale, (0, 0, 0, L - n)).view(B, H, nb, b, q.shape[-1])
+    qb = F.pad(q * scale, (0, 0, 0, L - n)).view(B, H, nb, b, D)
     kwin = F.pad(k, (0, 0, left, L - n + right)).unfold(2, span, b)  # (B, H, nb, D, span)
     vwin = F.pad(v, (0, 0, left, L - n + right)).unfold(2, span, b).transpose(-1, -2)
-    scores = torch.matmul(qb, kwin)  # (B, H, nb, b, span)
 
     r = torch.arange(b, device=dev)[:, None]
     t = torch.arange(span, device=dev)[None, :]
     rel = t - left - r  # key index minus query index
-    band = (rel >= -window) & (rel <= (0 if causal else window))
+    band = (rel >= -window) & (rel <= (0 if causal else window))  # (b, span)
     kv = torch.zeros(key_valid.shape[0] if key_valid is not None else 1, L + left + right,
                      dtype=torch.bool, device=dev)
     kv[:, left : left + n] = True if key_valid is None else key_valid
-    allowed = band[None, None] & kv.unfold(1, span, b)[:, :, None, :]  # (B', nb, b, span)
-    neg = torch.finfo(scores.dtype).min  # finite: a row with no key gives no NaN
-    scores = scores.masked_fill_(~allowed[:, None], neg)
+    kv_blocks = kv.unfold(1, span, b)  # (B', nb, span)
+    neg = torch.finfo(q.dtype).min  # finite: a row with no key gives no NaN
 
-    if extra_k is not None:
-        es = torch.matmul(q * scale, extra_k.transpose(-1, -2))  # (B, H, n, G)
-        es = F.pad(es, (0, 0, 0, L - n)).view(B, H, nb, b, -1)
-        es = es.masked_fill(~extra_valid[:, None, None, None, :], neg)
-        scores = torch.cat([scores, es], dim=-1)
+    G = extra_k.shape[2] if extra_k is not None else 0
+    chunk_elements = chunk_elements or CHUNK_ELEMENTS
+    per_block = b * (span + G)
+    if nb * per_block * H <= chunk_elements:
+        gh, gc = H, nb
+    elif nb * per_block <= chunk_elements:
+        gh, gc = max(1, chunk_elements // (nb * per_block)), nb
+    else:
+        gh, gc = 1, max(1, chunk_elements // per_block)
 
-    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
-    if grad or scores.dtype != torch.float32 and scores.dtype != torch.float64:
-        probs = torch.softmax(scores, dim=-1, dtype=torch.float32 if scores.dtype in (
-            torch.float16, torch.bfloat16) else None).to(q.dtype)
-    else:  # in place: the score tensor is the only large buffer
-        probs = scores
-        probs.sub_(probs.amax(dim=-1, keepdim=True)).exp_()
-        probs.div_(probs.sum(dim=-1, keepdim=True))
-
-    out = torch.matmul(probs[..., :span], vwin)  # (B, H, nb, b, Dv)
-    out = out.reshape(B, H, L, -1)
-    if extra_k is not None:
-        out = out + torch.matmul(probs[..., span:].reshape(B, H, L, -1), extra_v)
+    grad = torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v))
+    low = q.dtype in (torch.float16, torch.bfloat16)
+    per_batch = []
+    for bi in range(B):
+        kvb = kv_blocks[bi if kv_blocks.shape[0] > 1 else 0]
+        per_heads = []
+        for h0 in range(0, H, gh):
+            hs = slice(h0, min(H, h0 + gh))
+            per_blocks = []
+            for c0 in range(0, nb, gc):
+                cs = slice(c0, min(nb, c0 + gc))
+                qc = qb[bi, hs, cs]  # (gh, gc, b, D)
+                scores = torch.matmul(qc, kwin[bi, hs, cs])  # (gh, gc, b, span)
+                scores.masked_fill_(~(band & kvb[cs, None, :]), neg)
+                if G:
+                    es = torch.matmul(qc, extra_k[bi, hs, None].transpose(-1, -2))
+                    es.masked_fill_(~extra_valid[bi], neg)
+                    scores = torch.cat([scores, es], dim=-1)
+                if grad or low:
+                    probs = torch.softmax(scores, dim=-1, dtype=torch.float32 if low else None)
+                    probs = probs.to(q.dtype)
+                else:  # in place: the score tensor stays the only large buffer
+                    probs = torch.softmax(scores, dim=-1, out=scores)
+                out = torch.matmul(probs[..., :span], vwin[bi, hs, cs])  # (gh, gc, b, Dv)
+                if G:
+                    out = out + torch.matmul(probs[..., span:], extra_v[bi, hs, None])
+                per_blocks.append(out)
+            per_heads.append(torch.cat(per_blocks, dim=1) if len(per_blocks) > 1
+                             else per_blocks[0])
+        per_batch.append(torch.cat(per_heads, dim=0) if len(per_heads) > 1 else per_heads[0])
+    out = torch.stack(per_batch).reshape(B, H, L, -1)
     return out[:, :, :n]
 
 
