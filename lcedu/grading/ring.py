@@ -1,0 +1,370 @@
+"""Checks for exercise 07: the log-sum-exp merge of two partial attentions, and one ring step.
+
+The references are `lcedu.attention.flash.merge_partials` and `lcedu.attention.ring.ring_step`
+(Ring Attention, Liu et al., 2023; the LSE merge of FlashAttention). Failures are diagnosed:
+a merge that overflows because it exponentiates without subtracting the max, NaN for rows
+no key has reached yet, the lesson's step that attends to the future (erratum 19), a future
+block that is computed instead of skipped, a visible block that is skipped, a diagonal block
+without its mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from lcedu.attention.flash import merge_partials
+from lcedu.attention.ring import block_attention, ring_step, token_positions
+from lcedu.grading.core import Case, CheckFailed, Report, compare_tensors, expect_raises, run_check
+from lcedu.testing import close_enough
+
+__all__ = ["check_merge_partials", "check_ring_step"]
+
+
+def _pair(got: object, what: str) -> tuple[object, object]:
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        kind = type(got).__name__
+        n = f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
+        raise CheckFailed(f"{what} should return a pair (out, lse), got a {kind}{n}")
+    return got[0], got[1]
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _partial(q, k, v, mask=None):
+    out, lse = block_attention(q, k, v, mask=mask)
+    return out.to(q.dtype), lse.to(q.dtype)
+
+
+def _rand(shape, g, dtype, scale=1.0):
+    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
+
+
+def _compare_state(got, want_out, want_lse, what: str, dtype) -> None:
+    out, lse = _pair(got, what)
+    compare_tensors(out, want_out, what="the returned out", dtype=dtype)
+    compare_tensors(lse, want_lse, what="the returned lse", dtype=dtype)
+
+
+# ----- the merge -------------------------------------------------------------------------
+
+
+def _merge_case(
+    name,
+    seed,
+    *,
+    dtype=torch.float32,
+    B=1,
+    H=2,
+    L=5,
+    D=8,
+    split=6,
+    Lk=11,
+    shift=0.0,
+    empty="",
+    hint="",
+) -> Case:
+    def run(f):
+        g = _gen(seed)
+        q = _rand((B, H, L, D), g, dtype)
+        k = _rand((B, H, Lk, D), g, dtype)
+        v = _rand((B, H, Lk, D), g, dtype)
+        oa, la = _partial(q, k[:, :, :split], v[:, :, :split])
+        ob, lb = _partial(q, k[:, :, split:], v[:, :, split:])
+        la, lb = la + shift, lb + shift  # scores of a long-context model can be large
+        if empty in ("b", "both"):
+            ob, lb = torch.zeros_like(ob), torch.full_like(lb, float("-inf"))
+        if empty == "both":
+            oa, la = torch.zeros_like(oa), torch.full_like(la, float("-inf"))
+        want_out, want_lse = merge_partials(oa, la, ob, lb)
+        got = f(oa.clone(), la.clone(), ob.clone(), lb.clone())
+        out, lse = _pair(got, "merge_partials")
+        _diagnose_merge(out, lse, want_out, want_lse, shift, empty)
+        _compare_state(got, want_out, want_lse, "merge_partials", dtype)
+
+    params = {"shape": (B, H, L, D), "dtype": dtype}
+    if shift:
+        params["lse around"] = shift
+    if empty:
+        params["empty partial"] = empty
+    return Case(name, run, params, hint)
+
+
+def _diagnose_merge(out, lse, want_out, want_lse, shift, empty) -> None:
+    for t in (out, lse):
+        if not isinstance(t, torch.Tensor) or t.shape not in (want_out.shape, want_lse.shape):
+            return  # compare_tensors explains type and shape
+    bad = ~torch.isfinite(out.detach()).all() or torch.isnan(lse.detach()).any()
+    if bad and shift > 80:
+        raise CheckFailed(
+            f"with lse around {shift:g}, exp(lse) overflows (exp(89) is already inf in fp32): "
+            "subtract the larger of the two lse before exponentiating"
+        )
+    if bad and empty == "both":
+        raise CheckFailed(
+            "rows where both lse are −inf (no key seen yet) came out NaN: −inf − (−inf) is "
+            "NaN; such a row must stay empty (out 0, lse −inf)"
+        )
+    if bad and empty:
+        raise CheckFailed(
+            "a partial with lse −inf saw no keys and must contribute nothing, but the result "
+            "has NaN or inf"
+        )
+
+
+def check_merge_partials(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Report:
+    """Grade `merge_partials(out_a, lse_a, out_b, lse_b) -> (out, lse)`."""
+    weights = (
+        "lse = log(e^lse_a + e^lse_b); each out is weighted by e^(its lse − lse), "
+        "and the weights sum to 1"
+    )
+    cases = [
+        _merge_case("two halves of the keys", 0, hint=weights),
+        _merge_case(
+            "float64, 3 heads, 7 queries, uneven split",
+            1,
+            dtype=torch.float64,
+            H=3,
+            L=7,
+            split=2,
+            Lk=9,
+            hint=weights,
+        ),
+        _merge_case(
+            "large scores: lse around 1000",
+            2,
+            shift=1000.0,
+            hint="e^1000 is inf; factor out the larger lse first (log-sum-exp trick)",
+        ),
+        _merge_case(
+            "one partial saw no keys (lse −inf, out 0)",
+            3,
+            empty="b",
+            hint="e^(−inf) is 0: that partial gets weight 0",
+        ),
+        _merge_case(
+            "no keys seen by either partial yet",
+            4,
+            empty="both",
+            hint="when both lse are −inf there is nothing to merge: out 0, lse −inf",
+        ),
+    ]
+
+    def bad(f):
+        a = torch.zeros(1, 1, 3, 4)
+        la = torch.zeros(1, 1, 3)
+        expect_raises(
+            lambda: f(a, la, torch.zeros(1, 1, 5, 4), torch.zeros(1, 1, 5)),
+            ValueError,
+            what="partials with different shapes ((1,1,3,4) and (1,1,5,4))",
+        )
+
+    cases.append(
+        Case(
+            "bad input raises ValueError",
+            bad,
+            {"out_a": (1, 1, 3, 4), "out_b": (1, 1, 5, 4)},
+            "compare out_a.shape with out_b.shape before merging",
+        )
+    )
+    return run_check("check_merge_partials", fn, cases)
+
+
+# ----- one ring step ---------------------------------------------------------------------
+
+
+def _state(g, B, H, L, D, dtype, seen: bool):
+    if not seen:
+        return torch.zeros(B, H, L, D, dtype=dtype), torch.full(
+            (B, H, L), float("-inf"), dtype=dtype
+        )
+    return _rand((B, H, L, D), g, dtype, 0.5), _rand((B, H, L), g, dtype) + 2.0
+
+
+class _MustSkip(torch.Tensor):
+    """K/V of a block that must be skipped: reading its shape is fine, computing is not."""
+
+    _ALLOWED = frozenset({"__get__", "size", "dim", "numel", "__len__", "is_floating_point"})
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        if name in cls._ALLOWED:
+            return super().__torch_function__(func, types, args, kwargs or {})
+        raise CheckFailed(
+            "this block lies entirely in the queries' future, so with causal=True it must be "
+            f"skipped before any computation, but your function called `{name}` on its K or V"
+        )
+
+
+def _step_case(
+    name,
+    seed,
+    q_pos,
+    k_pos,
+    causal,
+    *,
+    dtype=torch.float32,
+    B=1,
+    H=2,
+    D=8,
+    seen=True,
+    qscale=1.0,
+    guard=False,
+    hint="",
+) -> Case:
+    L, Lk = q_pos.numel(), k_pos.numel()
+
+    def run(f):
+        g = _gen(seed)
+        q = _rand((B, H, L, D), g, dtype, qscale)
+        k = _rand((B, H, Lk, D), g, dtype)
+        v = _rand((B, H, Lk, D), g, dtype)
+        out0, lse0 = _state(g, B, H, L, D, dtype, seen)
+        want = ring_step(q, k, v, out0, lse0, q_pos=q_pos, k_pos=k_pos, causal=causal)
+        kg, vg = k.clone(), v.clone()
+        if guard:  # a block that must be skipped: computing with it fails the case
+            kg, vg = kg.as_subclass(_MustSkip), vg.as_subclass(_MustSkip)
+        got = f(
+            q.clone(),
+            kg,
+            vg,
+            out0.clone(),
+            lse0.clone(),
+            q_pos=q_pos.clone(),
+            k_pos=k_pos.clone(),
+            causal=causal,
+        )
+        out, lse = _pair(got, "ring_step")
+        if causal:
+            _diagnose_step(q, k, v, out0, lse0, q_pos, k_pos, out, lse, want, dtype)
+        _compare_state(got, want[0], want[1], "ring_step", dtype)
+
+    params = {"q_pos": _span(q_pos), "k_pos": _span(k_pos), "causal": causal, "dtype": dtype}
+    if not seen:
+        params["state"] = "empty (out 0, lse −inf)"
+    return Case(name, run, params, hint)
+
+
+def _span(pos: torch.Tensor) -> str:
+    p = pos.tolist()
+    if p == list(range(p[0], p[-1] + 1)):
+        return f"{p[0]}..{p[-1]}"
+    return ",".join(str(x) for x in p)
+
+
+def _same(a, b, dtype) -> bool:
+    return isinstance(a, torch.Tensor) and close_enough(a, b, dtype)
+
+
+def _diagnose_step(q, k, v, out0, lse0, q_pos, k_pos, out, lse, want, dtype) -> None:
+    if not isinstance(out, torch.Tensor) or not isinstance(lse, torch.Tensor):
+        return
+    if out.shape != want[0].shape or lse.shape != want[1].shape:
+        return
+    if _same(out, want[0], dtype) and _same(lse, want[1], dtype):
+        return
+    allowed = k_pos.view(1, -1) <= q_pos.view(-1, 1)
+    if not bool(allowed.any()):
+        raise CheckFailed(
+            "every key of this block comes after every query (a block from the future): with "
+            "causal=True the block must be skipped and (out, lse) returned unchanged"
+        )
+    unchanged = _same(out, out0, dtype) and _same(lse, lse0, dtype)
+    if unchanged:
+        raise CheckFailed(
+            "you returned the state unchanged, but some queries may see some of these keys "
+            "(k_pos ≤ q_pos): skip a block only when no key is at or before any query"
+        )
+    seen_all = ring_step(q, k, v, out0, lse0, q_pos=q_pos, k_pos=k_pos, causal=False)
+    if _same(out, seen_all[0], dtype):
+        raise CheckFailed(
+            "queries attended to keys in their future: with causal=True, key j may be seen by "
+            "query i only if k_pos[j] ≤ q_pos[i] (the lesson's loop has no causal mask at all)"
+        )
+
+
+def check_ring_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Report:
+    """Grade `ring_step(q, k_block, v_block, out, lse, q_pos, k_pos, causal) -> (out, lse)`."""
+    a = torch.arange
+    merge = "compute this block's (out, lse), then merge it into the running (out, lse)"
+    mask = "mask (−inf) the scores where k_pos[j] > q_pos[i]; skip only blocks with no pair left"
+    zig_q = token_positions(16, 2, 0, "zigzag")  # chunks 0 and 3 of 4
+    zig_k = token_positions(16, 2, 1, "zigzag")  # chunks 1 and 2
+    str_q, str_k = token_positions(12, 3, 0, "striped"), token_positions(12, 3, 1, "striped")
+    cases = [
+        _step_case(
+            "not causal, first block into an empty state",
+            0,
+            a(0, 6),
+            a(6, 12),
+            False,
+            seen=False,
+            hint=merge,
+        ),
+        _step_case(
+            "not causal, a block into a running state", 1, a(0, 5), a(5, 12), False, hint=merge
+        ),
+        _step_case(
+            "float64, 3 heads, 2 batches",
+            2,
+            a(4, 8),
+            a(0, 4),
+            False,
+            dtype=torch.float64,
+            B=2,
+            H=3,
+            hint=merge,
+        ),
+        _step_case(
+            "large scores (q ×30)",
+            3,
+            a(0, 6),
+            a(6, 12),
+            False,
+            qscale=30.0,
+            hint="subtract each row's max score before exp",
+        ),
+        _step_case(
+            "causal, a block from the past: no mask needed", 4, a(8, 12), a(0, 8), True, hint=merge
+        ),
+        _step_case(
+            "causal, the diagonal block: mask the future keys",
+            5,
+            a(4, 10),
+            a(4, 10),
+            True,
+            seen=False,
+            hint=mask,
+        ),
+        _step_case(
+            "causal, a block from the future: skip it, before any arithmetic on its K and V",
+            6,
+            a(0, 4),
+            a(4, 8),
+            True,
+            guard=True,
+            hint="no key of this block is at or before any query: return out and lse unchanged",
+        ),
+        _step_case(
+            "causal, zigzag: only the second chunk of queries sees the block",
+            7,
+            zig_q,
+            zig_k,
+            True,
+            hint=mask,
+        ),
+        _step_case(
+            "causal, striped: the first query sees none of these keys",
+            8,
+            str_q,
+            str_k,
+            True,
+            seen=False,
+            hint="a row with no visible key gets lse −inf and out 0, not NaN",
+        ),
+    ]
+    return run_check("check_ring_step", fn, cases)
