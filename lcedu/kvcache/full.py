@@ -1,0 +1,132 @@
+"""The KV cache interface and the plain cache that grows with every token.
+
+At decoding step t a decoder needs the keys and values of every earlier token; a KV cache
+keeps them so they are computed once (the standard autoregressive trick of Vaswani et al.,
+2017, as in Hugging Face's ``DynamicCache``). Every cache in `lcedu.kvcache` shares one
+interface: `update(k, v)`, `keys_values()`, `positions()`, `len(cache)` and `nbytes()`.
+Layout is (batch, heads, seq, head_dim).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["KVCacheBase", "KVCache", "check_new_kv"]
+
+
+def check_new_kv(
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    like: torch.Tensor | None = None,
+    name: str = "update",
+) -> None:
+    """Raise ValueError unless k and v are new (batch, heads, tokens, head_dim) entries.
+
+    k and v must be floating 4-D tensors of one shape, dtype and device, with at least one
+    token. When `like` (a tensor already in the cache) is given, batch, heads, head_dim,
+    dtype and device must match it.
+    """
+    for label, t in (("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 4:
+            raise ValueError(
+                f"{name}: {label} must have 4 dimensions (batch, heads, tokens, head_dim), "
+                f"got shape {tuple(t.shape)}"
+            )
+        if not t.is_floating_point():
+            raise ValueError(f"{name}: {label} must be a floating tensor, got dtype {t.dtype}")
+    if k.shape != v.shape:
+        raise ValueError(
+            f"{name}: k and v must have the same shape, got {tuple(k.shape)} and {tuple(v.shape)}"
+        )
+    if k.dtype != v.dtype or k.device != v.device:
+        raise ValueError(f"{name}: k and v must share one dtype and device")
+    if k.shape[2] < 1:
+        raise ValueError(f"{name}: there must be at least one new token, got 0")
+    if like is not None:
+        b, h, _, d = like.shape
+        if (k.shape[0], k.shape[1], k.shape[3]) != (b, h, d):
+            raise ValueError(
+                f"{name}: the cache holds (batch={b}, heads={h}, head_dim={d}) entries, "
+                f"got new ones of shape {tuple(k.shape)}"
+            )
+        if k.dtype != like.dtype or k.device != like.device:
+            raise ValueError(
+                f"{name}: the cache holds {like.dtype} on {like.device}, "
+                f"got {k.dtype} on {k.device}"
+            )
+
+
+class KVCacheBase:
+    """What every KV cache offers (one interface, so `decode_step` works with any of them).
+
+    - ``update(k, v)``: append new tokens' keys and values, each (batch, heads, T, head_dim).
+    - ``keys_values()``: the keys and values the next query may attend to, in position
+      order, each (batch, heads, len(cache), head_dim).
+    - ``positions()``: the absolute position of every held key (a LongTensor, increasing).
+    - ``len(cache)``: how many keys each sequence holds now.
+    - ``seen_tokens``: how many tokens were ever added (the next token's position).
+    - ``nbytes()``: bytes the cache's storage for keys and values takes.
+    """
+
+    seen_tokens: int = 0
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def keys_values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def positions(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def nbytes(self) -> int:
+        raise NotImplementedError
+
+
+class KVCache(KVCacheBase):
+    """The full cache: keeps every key and value, so memory grows linearly with the sequence.
+
+    >>> c = KVCache()
+    >>> c.update(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 4))
+    >>> len(c), c.nbytes()
+    (3, 192)
+    """
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+        self.seen_tokens = 0
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        check_new_kv(k, v, like=self.k, name="KVCache.update")
+        if self.k is None:
+            self.k, self.v = k.clone(), v.clone()
+        else:
+            self.k = torch.cat([self.k, k], dim=2)
+            self.v = torch.cat([self.v, v], dim=2)
+        self.seen_tokens += k.shape[2]
+
+    def keys_values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.k is None:
+            raise ValueError("KVCache.keys_values: the cache is empty; call update(k, v) first")
+        return self.k, self.v
+
+    def positions(self) -> torch.Tensor:
+        return torch.arange(self.seen_tokens)
+
+    def __len__(self) -> int:
+        return self.seen_tokens
+
+    def nbytes(self) -> int:
+        if self.k is None:
+            return 0
+        return 2 * self.k.numel() * self.k.element_size()
+
+    def __repr__(self) -> str:
+        return f"KVCache(len={len(self)})"
