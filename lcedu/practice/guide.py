@@ -1,0 +1,133 @@
+"""Which context-extension method when: the lesson's §6.1 decision table as a function.
+
+The lesson's table: 4K→8K Position Interpolation (Chen et al., 2023) with light
+fine-tuning; 4K→32K YaRN (Peng et al., 2023), or ALiBi (Press et al., 2021) when training
+from scratch; 32K→100K+ FlashAttention (Dao, 2022) required, Ring Attention (Liu et al.,
+2023) across GPUs, sparse attention worth considering; 1M+ special architectures such as
+Mamba (Gu & Dao, 2023). The rows are read as a scale factor (×2, ×8) and an absolute
+target length; where the lesson is silent, notes say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Recommendation", "choose_method"]
+
+K = 1024
+LONG = 32 * K  # the lesson's "32K → 100K+" row starts here
+HUGE = 1_000_000  # "1M+"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What to use (`methods`), why (`reasons`, one per method) and the lesson's row(s)."""
+
+    methods: tuple[str, ...]
+    reasons: tuple[str, ...]
+    rows: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        lines = [f"lesson row(s): {', '.join(self.rows)}"]
+        lines += [f"- {m}: {r}" for m, r in zip(self.methods, self.reasons)]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _pos_int(name: str, v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return v
+
+
+def choose_method(
+    original_len: int,
+    target_len: int,
+    *,
+    gpus: int = 1,
+    can_finetune: bool = True,
+    from_scratch: bool = False,
+) -> Recommendation:
+    """Recommend methods to go from `original_len` to `target_len` tokens (lesson §6.1).
+
+    Positions: a factor up to 2 → PI (+ light fine-tuning); beyond → YaRN; training from
+    scratch → ALiBi. Compute: a target of 32K or more → FlashAttention, plus Ring
+    Attention with more than one GPU and sparse attention to consider; 1M or more →
+    state-space models (Mamba) or extremely sparse attention.
+
+    >>> choose_method(4096, 8192).methods
+    ('Position Interpolation', 'light fine-tuning')
+    """
+    original_len = _pos_int("original_len", original_len)
+    target_len = _pos_int("target_len", target_len)
+    gpus = _pos_int("gpus", gpus)
+    for name, flag in (("can_finetune", can_finetune), ("from_scratch", from_scratch)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    methods: list[str] = []
+    reasons: list[str] = []
+    rows: list[str] = []
+    notes: list[str] = []
+
+    def add(method: str, reason: str) -> None:
+        methods.append(method)
+        reasons.append(reason)
+
+    factor = target_len / original_len
+    if target_len <= original_len and not from_scratch:
+        return Recommendation(
+            ("nothing",),
+            (f"the model already handles {original_len} tokens >= {target_len}",),
+            ("none",),
+        )
+    if from_scratch:
+        rows.append("4K → 32K (from scratch)")
+        add("ALiBi", "trained from scratch, linear biases extrapolate beyond the training length")
+    elif factor <= 2:
+        rows.append("4K → 8K")
+        add(
+            "Position Interpolation",
+            f"a small factor (x{factor:g}): squeeze positions into "
+            "the trained range; simple and good",
+        )
+        if can_finetune:
+            add("light fine-tuning", "a short fine-tune at the new length is recommended")
+        else:
+            notes.append(
+                "without fine-tuning PI loses some quality; dynamic NTK or YaRN "
+                "degrade less without training (beyond the lesson's table)"
+            )
+    else:
+        rows.append("4K → 32K")
+        add(
+            "YaRN",
+            f"a larger factor (x{factor:g}): interpolate low frequencies, keep high "
+            "ones; better than PI",
+        )
+        if can_finetune:
+            add("fine-tuning", "YaRN reaches its quality after a short fine-tune")
+        else:
+            notes.append("without fine-tuning, YaRN (or dynamic NTK) still beats PI, with a loss")
+    if target_len >= LONG:
+        rows.append("32K → 100K+")
+        add("FlashAttention", "required: the n x n score matrix no longer fits in memory")
+        if gpus > 1:
+            add(
+                "Ring Attention",
+                f"split the sequence over the {gpus} GPUs; K/V blocks rotate around the ring",
+            )
+        else:
+            notes.append(
+                "with one GPU Ring Attention does not apply; memory per device bounds the length"
+            )
+        add("sparse attention", "worth considering: attend to a window plus global tokens")
+    if target_len >= HUGE:
+        rows.append("1M+")
+        add(
+            "Mamba / state-space models",
+            "a special architecture: linear-time scan, "
+            "constant-size state instead of a growing KV cache",
+        )
+        add("extremely sparse attention", "the alternative if attention must stay")
+    return Recommendation(tuple(methods), tuple(reasons), tuple(rows), tuple(notes))
