@@ -122,7 +122,7 @@ def test_bf16_autocast_shrinks_saved_activations_and_stays_close():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         y16 = model(x)
     y32 = model(x)
-    assert y16.dtype == torch.bfloat16
-    assert (y16.float() - y32).abs().max() < 0.1  # bf16 has ~3 significant digits
+    err = float((y16.float() - y32).abs().max())
+    assert 0 < err < 0.1  # bf16 matmuls (~3 significant digits), residuals in fp32
     with pytest.raises(ValueError, match="bfloat16"):
         training_step(model, x, autocast_dtype=torch.float64)
