@@ -32,6 +32,7 @@ __all__ = [
     "passkey_accuracy",
     "evaluate_model",
     "shipped_metrics",
+    "length_table",
     "main",
 ]
 
@@ -253,6 +254,25 @@ def shipped_metrics(pos: str) -> tuple[dict, dict | None]:
     return json.loads(train_json.read_text()), evaluation
 
 
+def length_table(evaluations: dict[str, dict], *, digits: int = 3) -> str:
+    """A text table of loss (nats/byte) per scheme/scaling (rows) and length (columns)."""
+    if not evaluations:
+        raise ValueError("evaluations is empty: give {scheme: evaluation dict}")
+    lengths = sorted({r["length"] for ev in evaluations.values()
+                      for rows in ev["perplexity"].values() for r in rows})
+    lines = [f"{'scheme':<22}" + "".join(f"{n:>8}" for n in lengths)]
+    for pos, ev in evaluations.items():
+        for method, rows in ev["perplexity"].items():
+            by_len = {r["length"]: r["loss"] for r in rows}
+            name = pos if method == "none" else f"{pos} + {method}"
+            cells = []
+            for n in lengths:
+                v = by_len.get(n)
+                cells.append(f"{'—':>8}" if v is None else f"{v:>8.{digits}f}")
+            lines.append(f"{name:<22}" + "".join(cells))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lcedu evaluate",
@@ -271,11 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passkey-trials", type=int, default=4)
     p.add_argument("--passkey-scalings", nargs="+", default=["none", "linear", "yarn"])
     p.add_argument("--out", help="write the metrics JSON here")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest on a busy, shared 2-core machine)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"lcedu evaluate: error: --threads must be at least 1, got {args.threads}",
+                  file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
     try:
         for method in list(args.scalings) + list(args.passkey_scalings):
             if method not in ROPE_SCALINGS:

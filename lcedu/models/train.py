@@ -354,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=d.heads)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--eval-every", type=int, default=d.eval_every)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest on a busy, shared 2-core machine)")
     p.add_argument("--no-resume", action="store_true", help="start over even if X.resume.pt exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
@@ -365,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"lcedu train: error: --threads must be at least 1, got {args.threads}",
+                  file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
     try:
         cfg = TrainConfig(
             pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
