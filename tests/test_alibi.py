@@ -357,3 +357,63 @@ def test_effective_span_and_bias_bytes():
         alibi_effective_span(4, threshold=0)
     with pytest.raises(ValueError, match="k_len"):
         alibi_bias_bytes(4, 3, 0)
+
+
+def test_score_mod_values_equal_the_bias():
+    # Evaluated on index grids, the score_mod added to a zero score is the bias itself
+    # (including the q_offset of decoding, which softmax alone could not detect).
+    H, Lq, Lk = 5, 3, 8
+    mod = alibi_score_mod(alibi_slopes(H, dtype=torch.float64), q_offset=Lk - Lq)
+    h = torch.arange(H)[:, None, None]
+    qi = torch.arange(Lq)[None, :, None]
+    ki = torch.arange(Lk)[None, None, :]
+    got = mod(torch.zeros(H, Lq, Lk, dtype=torch.float64), 0, h, qi, ki)
+    expected = independent_causal_bias(H, Lq, Lk)
+    finite = torch.isfinite(expected)
+    assert_close(got[finite], expected[finite])
+    sym = alibi_score_mod(alibi_slopes(H, dtype=torch.float64), symmetric=True)
+    got = sym(torch.zeros(H, Lk, Lk, dtype=torch.float64), 0, h, torch.arange(Lk)[None, :, None],
+              ki)
+    assert_close(got, alibi_bias(H, Lk, causal=False, symmetric=True, dtype=torch.float64))
+
+
+# ----- figures and the explorer (smoke tests: they build, and reject bad input) ------------
+
+
+def test_figures_build_and_validate():
+    from matplotlib.figure import Figure
+
+    from lcedu.viz.alibi import (
+        plot_attention_pattern,
+        plot_bias_matrices,
+        plot_bias_memory,
+        plot_effective_span,
+        plot_slopes,
+    )
+
+    assert len(plot_slopes((8, 12)).axes) == 2
+    assert isinstance(plot_bias_matrices(6, 10, heads=[0, 5]), Figure)
+    assert isinstance(plot_effective_span(12), Figure)
+    assert isinstance(plot_attention_pattern(4, 12, causal=False), Figure)
+    assert isinstance(plot_bias_memory((1024, 16384), num_heads=4, max_seq_len=8192), Figure)
+    with pytest.raises(ValueError, match="head_counts"):
+        plot_slopes((8, 0))
+    with pytest.raises(ValueError, match="heads must be indices"):
+        plot_bias_matrices(4, 8, heads=[4])
+
+
+def test_explorer_renders_and_validates():
+    from matplotlib.figure import Figure
+
+    from lcedu.widgets.alibi import alibi_explorer, render
+
+    assert isinstance(render(12, 9, 20, "causal"), Figure)
+    assert isinstance(render(3, 2, 7, "symmetric"), Figure)
+    with pytest.raises(ValueError, match="head must be"):
+        render(4, 4, 10, "causal")
+    with pytest.raises(ValueError, match="mode"):
+        render(4, 0, 10, "both")
+    w = alibi_explorer()
+    heads, head = w.children[0], w.children[1]
+    heads.value = 5
+    assert head.max == 4

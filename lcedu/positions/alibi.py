@@ -122,7 +122,10 @@ def alibi_bias(
         device, dtype: of the result (dtype default: torch's default float dtype).
 
     Nothing is precomputed: the cost is one (q_len × k_len) distance matrix per call, so it
-    works at any length, which is the point of ALiBi (erratum 17).
+    works at any length, which is the point of ALiBi (erratum 17). The bias is computed in
+    float32 (float64 if asked) and then rounded to ``dtype``: in bfloat16 an entry of size
+    m·d carries an error up to ~m·d/256 (0.125 at −32), so keep long-range biases in float32
+    where you can (FlexAttention's score_mod adds them to float32 scores).
     """
     fn = "alibi_bias"
     _positive_int(num_heads, "num_heads", fn)
