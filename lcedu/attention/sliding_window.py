@@ -92,7 +92,7 @@ def _banded(
     kv = torch.zeros(key_valid.shape[0] if key_valid is not None else 1, L + left + right,
                      dtype=torch.bool, device=dev)
     kv[:, left : left + n] = True if key_valid is None else key_valid
-    kv_blocks = kv.unfold(1, span, b)  # (B', nb, span)
+    blocked = ~(band & kv.unfold(1, span, b)[:, :, None, :])  # (B', nb, b, span), once
     neg = torch.finfo(q.dtype).min  # finite: a row with no key gives no NaN
 
     G = extra_k.shape[2] if extra_k is not None else 0
@@ -109,7 +109,7 @@ def _banded(
     low = q.dtype in (torch.float16, torch.bfloat16)
     per_batch = []
     for bi in range(B):
-        kvb = kv_blocks[bi if kv_blocks.shape[0] > 1 else 0]
+        blocked_b = blocked[bi if blocked.shape[0] > 1 else 0]
         per_heads = []
         for h0 in range(0, H, gh):
             hs = slice(h0, min(H, h0 + gh))
@@ -118,7 +118,7 @@ def _banded(
                 cs = slice(c0, min(nb, c0 + gc))
                 qc = qb[bi, hs, cs]  # (gh, gc, b, D)
                 scores = torch.matmul(qc, kwin[bi, hs, cs])  # (gh, gc, b, span)
-                scores.masked_fill_(~(band & kvb[cs, None, :]), neg)
+                scores.masked_fill_(blocked_b[cs], neg)
                 if G:
                     es = torch.matmul(qc, extra_k[bi, hs, None].transpose(-1, -2))
                     es.masked_fill_(~extra_valid[bi], neg)
@@ -135,7 +135,8 @@ def _banded(
             per_heads.append(torch.cat(per_blocks, dim=1) if len(per_blocks) > 1
                              else per_blocks[0])
         per_batch.append(torch.cat(per_heads, dim=0) if len(per_heads) > 1 else per_heads[0])
-    out = torch.stack(per_batch).reshape(B, H, L, -1)
+    out = per_batch[0][None] if B == 1 else torch.stack(per_batch)
+    out = out.reshape(B, H, L, -1)
     return out[:, :, :n]
 
 

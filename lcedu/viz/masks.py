@@ -1,0 +1,227 @@
+"""Figures for §2.1–2.2, sparse attention: mask heatmaps, a pattern gallery, the banded
+kernel's blocks, receptive fields across layers, the lesson's errors row by row, and the
+measured complexity.
+
+Every mask comes from `lcedu.attention.masks` and every number from the library or the
+benchmark CSV (Longformer, Beltagy et al., 2020; BigBird, Zaheer et al., 2020); these
+functions only draw and return a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from lcedu.attention.masks import (
+    bigbird_mask,
+    causal_mask,
+    density,
+    dilated_window_mask,
+    global_mask,
+    longformer_mask,
+    receptive_field,
+    sliding_window_mask,
+)
+from lcedu.kvcache.memory import format_bytes
+
+__all__ = [
+    "draw_mask",
+    "plot_mask",
+    "plot_mask_gallery",
+    "plot_lesson_global_diagram",
+    "plot_banded_blocks",
+    "plot_receptive_field",
+    "plot_row_errors",
+    "plot_sparse_bench",
+]
+
+_MASK_CMAP = ListedColormap(["#f4f4f4", "#2b6cb0"])
+
+
+def draw_mask(ax, mask: torch.Tensor, title: str | None = None, *, grid: bool | None = None):
+    """Draw a (queries, keys) boolean mask on ``ax``: filled = may attend; density in title."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.dim() != 2:
+        raise ValueError("draw_mask: mask must be a 2-D boolean tensor (queries, keys)")
+    nq, nk = mask.shape
+    ax.imshow(mask.cpu().numpy(), cmap=_MASK_CMAP, vmin=0, vmax=1, interpolation="nearest")
+    small = max(nq, nk) <= 32
+    if grid if grid is not None else small:
+        ax.set_xticks(np.arange(-0.5, nk, 1), minor=True)
+        ax.set_yticks(np.arange(-0.5, nq, 1), minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.6)
+        ax.tick_params(which="minor", length=0)
+    if small:
+        step = 1 if max(nq, nk) <= 16 else 2
+        ax.set_xticks(range(0, nk, step))
+        ax.set_yticks(range(0, nq, step))
+        ax.tick_params(labelsize=7)
+    ax.set_xlabel("key j")
+    ax.set_ylabel("query i")
+    head = f"{title}\n" if title else ""
+    ax.set_title(f"{head}density {density(mask):.2f}", fontsize=9)
+
+
+def plot_mask(mask: torch.Tensor, *, title: str | None = None) -> Figure:
+    """One mask heatmap (query/key tick labels and a cell grid for small n)."""
+    fig = Figure(figsize=(4, 4), layout="constrained")
+    draw_mask(fig.subplots(), mask, title)
+    return fig
+
+
+def plot_mask_gallery(
+    n: int = 16,
+    window: int = 2,
+    *,
+    dilation: int = 2,
+    global_tokens: Sequence[int] = (0, 9),
+    block_size: int = 2,
+    num_random_blocks: int = 1,
+    seed: int = 0,
+) -> Figure:
+    """Causal, local, dilated, global, Longformer and BigBird side by side."""
+    masks = {
+        "causal": causal_mask(n),
+        f"local (window {window})": sliding_window_mask(n, window),
+        f"dilated (window {window}, dilation {dilation})": dilated_window_mask(n, window,
+                                                                               dilation),
+        f"global {list(global_tokens)}": global_mask(n, list(global_tokens)),
+        "Longformer = local + global": longformer_mask(n, window, list(global_tokens)),
+        f"BigBird (blocks of {block_size}, seed {seed})": bigbird_mask(
+            n, block_size, num_random_blocks=num_random_blocks, num_global_blocks=2, seed=seed
+        ),
+    }
+    fig = Figure(figsize=(12, 7.6), layout="constrained")
+    for ax, (name, m) in zip(fig.subplots(2, 3).flat, masks.items()):
+        draw_mask(ax, m, name)
+    fig.suptitle(f"Sparse attention patterns, n = {n} (blue = may attend)", fontsize=11)
+    return fig
+
+
+def plot_lesson_global_diagram(n: int = 7, global_tokens: Sequence[int] = (0,)) -> Figure:
+    """The lesson's §2.1 "Global Attention" drawing (global column + diagonal, empty global
+    row) next to the real pattern (global row *and* column): erratum 4."""
+    g = list(global_tokens)
+    lesson = torch.eye(n, dtype=torch.bool)
+    lesson[:, g] = True
+    lesson[g] = False
+    lesson[g, g] = True  # the drawing's first row: only its own cell
+    right = global_mask(n, g) | torch.eye(n, dtype=torch.bool)
+    fig = Figure(figsize=(7.5, 3.8), layout="constrained")
+    a, b = fig.subplots(1, 2)
+    draw_mask(a, lesson, "the lesson's drawing (§2.1)")
+    draw_mask(b, right, "global attention (+ self)")
+    return fig
+
+
+def plot_banded_blocks(n: int = 20, window: int = 3, *, causal: bool = False) -> Figure:
+    """What the banded kernel computes: blocks of ``window`` queries each score one span of
+    keys (light), of which the band |i − j| <= window is kept (blue); the rest never exists."""
+    b = window
+    allowed = sliding_window_mask(n, window, causal=causal).numpy()
+    computed = np.zeros((n, n), dtype=bool)
+    right = 0 if causal else window
+    for c in range(0, n, b):  # each query block: one span of keys
+        computed[c : c + b, max(0, c - window) : min(n, c + b + right)] = True
+    img = np.where(allowed, 2, np.where(computed, 1, 0))
+    fig = Figure(figsize=(5, 5), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(img, cmap=ListedColormap(["#f4f4f4", "#fbd38d", "#2b6cb0"]), vmin=0, vmax=2,
+              interpolation="nearest")
+    for c in range(b, n, b):
+        ax.axhline(c - 0.5, color="k", linewidth=0.8)
+    ax.set_xlabel("key j")
+    ax.set_ylabel("query i (blocks of window)")
+    frac = computed.sum() / (n * n)
+    ax.set_title(f"computed: {frac:.0%} of n² (orange = scored then masked, blue = kept)",
+                 fontsize=9)
+    return fig
+
+
+def plot_receptive_field(
+    n: int = 64, window: int = 2, layers: Sequence[int] = (1, 2, 4, 8), *, query: int | None = None
+) -> Figure:
+    """Which tokens one query can draw on after L stacked windowed layers (left), and how
+    wide that is for plain and dilated windows (right): about 2·w·L + 1."""
+    layers = list(layers)
+    if not layers or any(isinstance(L, bool) or not isinstance(L, int) or L < 1 for L in layers):
+        raise ValueError(f"layers must be positive integers, got {layers!r}")
+    q = n // 2 if query is None else query
+    if not 0 <= q < n:
+        raise ValueError(f"query must be a position in 0..{n - 1}, got {q}")
+    base = sliding_window_mask(n, window)
+    rows = np.stack([receptive_field(base, L)[q].numpy() for L in layers])
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    a, b = fig.subplots(1, 2, width_ratios=[2, 1])
+    a.imshow(rows, cmap=_MASK_CMAP, aspect="auto", interpolation="nearest")
+    a.set_yticks(range(len(layers)), [f"{L} layer{'s' if L > 1 else ''}" for L in layers])
+    a.axvline(q, color="crimson", linewidth=1)
+    a.set_xlabel("token")
+    a.set_title(f"what token {q} can see (window {window} per layer)", fontsize=9)
+    depth = list(range(1, max(layers) + 1))
+    for dil in (1, 2):
+        m = dilated_window_mask(n, window, dil)
+        widths = [int(receptive_field(m, L)[q].sum()) for L in depth]
+        b.plot(depth, widths, "o-", label=f"dilation {dil}")
+    b.set_xlabel("layers")
+    b.set_ylabel("tokens reachable")
+    b.legend(fontsize=8)
+    b.grid(True, alpha=0.3)
+    return fig
+
+
+def plot_row_errors(got: torch.Tensor, expected: torch.Tensor, window: int, *,
+                    label: str = "lesson's sketch") -> Figure:
+    """Largest |got − expected| per query row (over batch, heads, dims), edges shaded."""
+    if got.shape != expected.shape or got.dim() != 4:
+        raise ValueError("plot_row_errors: got and expected must be (B, H, n, D) of one shape")
+    err = (got.double() - expected.double()).abs().amax(dim=(0, 1, 3)).numpy()
+    n = err.shape[0]
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.axvspan(-0.5, window - 0.5, color="#fbd38d", alpha=0.5, label="zero-padded edge")
+    ax.axvspan(n - window + 0.5, n - 0.5, color="#fbd38d", alpha=0.5)
+    ax.bar(range(n), np.maximum(err, 1e-17), color="#c53030")
+    ax.set_yscale("log")
+    ax.set_xlabel("query row i")
+    ax.set_ylabel("max |error|")
+    ax.set_title(f"{label} vs the correct window, per row", fontsize=9)
+    ax.legend(fontsize=8, loc="lower center")
+    return fig
+
+
+def plot_sparse_bench(rows: list[dict[str, Any]]) -> Figure:
+    """Median time and peak memory against n, per method (from `lcedu bench sparse`)."""
+    from lcedu.bench.sparse import LABELS
+
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    a, b = fig.subplots(1, 2)
+    for method, label in LABELS.items():
+        pts = [(r["n"], r["median_ms"], r["peak_bytes"]) for r in rows
+               if r["method"] == method and r.get("status") == "ok"]
+        if not pts:
+            continue
+        ns = [p[0] for p in pts]
+        a.plot(ns, [p[1] for p in pts], "o-", label=label)
+        mem = [(p[0], p[2]) for p in pts if p[2]]
+        if mem:
+            b.plot([m[0] for m in mem], [m[1] for m in mem], "o-", label=label)
+    ns = sorted({r["n"] for r in rows})
+    if ns:
+        heads = rows[0]["heads"] or 1
+        b.plot(ns, [heads * n * n * 4 for n in ns], "k--", label="dense score matrix (fp32)")
+    for ax, ylabel in ((a, "median time (ms)"), (b, "peak memory (bytes)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length n")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    b.yaxis.set_major_formatter(lambda y, _: format_bytes(y))
+    w = rows[0]["window"] if rows else "?"
+    fig.suptitle(f"sliding window {w} (one-sided): dense grows as n², banded as n", fontsize=10)
+    return fig
