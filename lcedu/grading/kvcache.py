@@ -1,0 +1,167 @@
+"""Checks for the KV-cache exercise: the body of `SlidingWindowCache.update`.
+
+The learner writes ``sliding_window_update(cache, k, v)`` (``cache`` plays ``self``) or a
+subclass of `lcedu.kvcache.sliding.SlidingWindowCache` overriding ``update``. The library's
+`SlidingWindowCache` and the mask ``i - W < j <= i`` are the truth (W keys, the current
+token included); an off-by-one window and a buffer that forgets positions are caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lcedu.grading.core import Case, CheckFailed, Report, compare_tensors, run_check
+from lcedu.kvcache.decode import TinyAttention, decode, sliding_window_causal_mask
+from lcedu.kvcache.sliding import SlidingWindowCache
+
+__all__ = ["check_sliding_window_update"]
+
+_HINT_SLOT = (
+    "token number p of the whole stream (cache.seen_tokens before this call, plus its index "
+    "in k) goes to slot p % cache.window; increase cache.seen_tokens for every token"
+)
+_HINT_SIZE = "allocate exactly cache.window slots (cache.allocate(k) does that)"
+
+
+def _cache_class(fn: Any) -> type[SlidingWindowCache]:
+    if isinstance(fn, type) and issubclass(fn, SlidingWindowCache):
+        return fn
+
+    class LearnerCache(SlidingWindowCache):
+        def update(self, k: torch.Tensor, v: torch.Tensor) -> None:
+            return fn(self, k, v)
+
+    return LearnerCache
+
+
+def _stream(seed: int, batch: int, heads: int, n: int, dim: int, dtype: torch.dtype):
+    g = torch.Generator().manual_seed(seed)
+    k = torch.randn(batch, heads, n, dim, generator=g).to(dtype)
+    v = torch.randn(batch, heads, n, dim, generator=g).to(dtype)
+    return k, v
+
+
+def _check_state(cache: SlidingWindowCache, k: torch.Tensor, v: torch.Tensor, n: int) -> None:
+    """After n tokens of the stream (k, v), the cache must hold exactly the last W."""
+    w = cache.window
+    if cache.seen_tokens != n:
+        raise CheckFailed(
+            f"after {n} tokens cache.seen_tokens is {cache.seen_tokens!r}; it must count every "
+            "token written so far (the next token's position)"
+        )
+    if cache.k_buf is None or cache.v_buf is None:
+        raise CheckFailed("cache.k_buf / cache.v_buf are still None after an update; allocate them")
+    if not isinstance(cache.k_buf, torch.Tensor) or cache.k_buf.dim() != 4:
+        raise CheckFailed("cache.k_buf must be a (batch, heads, slots, head_dim) tensor")
+    slots = cache.k_buf.shape[2]
+    if tuple(cache.v_buf.shape) != tuple(cache.k_buf.shape):
+        raise CheckFailed("cache.k_buf and cache.v_buf must have the same shape")
+    if min(n, slots) != min(n, w):
+        raise CheckFailed(
+            f"after {n} tokens with window={w} your cache holds {min(n, slots)} keys; a window "
+            f"of {w} holds exactly {min(n, w)} (the current token included), and your buffers "
+            f"have {slots} slots (off by one?)"
+        )
+    lo = max(0, n - w)
+    got_k, got_v = cache.keys_values()
+    try:
+        compare_tensors(got_k, k[:, :, lo:n], what=f"keys after {n} tokens", exact=True)
+        compare_tensors(got_v, v[:, :, lo:n], what=f"values after {n} tokens", exact=True)
+    except CheckFailed as e:
+        raise CheckFailed(
+            f"after {n} tokens the cache should hold positions {lo}..{n - 1} in their slots "
+            f"(position p in slot p % {w}), but {e.message}; the buffer lost track of positions"
+        ) from None
+    if got_k.dtype != k.dtype:
+        raise CheckFailed(f"the keys became {got_k.dtype}; keep the dtype of k ({k.dtype})")
+
+
+def _feed_case(
+    window: int, chunks: list[int], *, batch=1, heads=1, dim=4, dtype=torch.float32, seed=0
+) -> Callable[[Any], None]:
+    def run(fn: Any) -> None:
+        n = sum(chunks)
+        k, v = _stream(seed, batch, heads, n, dim, dtype)
+        cache = _cache_class(fn)(window)
+        done = 0
+        for c in chunks:
+            result = cache.update(k[:, :, done : done + c], v[:, :, done : done + c])
+            if result is not None:
+                raise CheckFailed("update should change the cache in place and return None")
+            done += c
+            _check_state(cache, k, v, done)
+
+    return run
+
+
+def _decode_case(fn: Any) -> None:
+    g = torch.Generator().manual_seed(7)
+    layer = TinyAttention(15, 3, dtype=torch.float64, generator=g)
+    x = torch.randn(2, 12, 15, generator=g, dtype=torch.float64)
+    got = decode(layer, x, _cache_class(fn)(4))
+    expected = layer(x, sliding_window_causal_mask(12, 4))
+    compare_tensors(got, expected, what="decoding with your cache (window=4)")
+
+
+def check_sliding_window_update(fn: Any) -> Report:
+    """Grade a sliding-window `update`: W keys incl. the current token, slot = position % W."""
+    cases = [
+        Case(
+            "one token at a time, window=4, 11 tokens",
+            _feed_case(4, [1] * 11),
+            {"window": 4, "chunks": "1 x 11"},
+            _HINT_SLOT,
+        ),
+        Case(
+            "before the window is full, window=8, 5 tokens",
+            _feed_case(8, [1] * 5),
+            {"window": 8, "chunks": "1 x 5"},
+            _HINT_SIZE,
+        ),
+        Case(
+            "exactly W keys after the window fills, window=3",
+            _feed_case(3, [1] * 4),
+            {"window": 3, "chunks": "1 x 4"},
+            _HINT_SIZE,
+        ),
+        Case(
+            "chunks of several tokens across the wrap, window=5",
+            _feed_case(5, [3, 4, 2, 6]),
+            {"window": 5, "chunks": [3, 4, 2, 6]},
+            _HINT_SLOT,
+        ),
+        Case(
+            "a chunk longer than the window, window=3",
+            _feed_case(3, [8, 1]),
+            {"window": 3, "chunks": [8, 1]},
+            "only the last `window` tokens of a long chunk survive; earlier ones are overwritten",
+        ),
+        Case(
+            "window=1 keeps only the current token",
+            _feed_case(1, [1, 1, 2]),
+            {"window": 1, "chunks": [1, 1, 2]},
+            _HINT_SLOT,
+        ),
+        Case(
+            "batch 2, 3 heads, float64",
+            _feed_case(4, [2, 5, 1], batch=2, heads=3, dtype=torch.float64, seed=3),
+            {"window": 4, "batch": 2, "heads": 3, "dtype": torch.float64},
+            _HINT_SLOT,
+        ),
+        Case(
+            "bfloat16 stays bfloat16",
+            _feed_case(3, [2, 2], dtype=torch.bfloat16, seed=4),
+            {"window": 3, "dtype": torch.bfloat16},
+            "allocate the buffers like k (cache.allocate)",
+        ),
+        Case(
+            "decoding equals sliding-window attention (i-4 < j <= i)",
+            _decode_case,
+            {"window": 4, "tokens": 12},
+            _HINT_SLOT,
+        ),
+    ]
+    return run_check("check_sliding_window_update", fn, cases)
