@@ -372,8 +372,9 @@ def test_score_mod_values_equal_the_bias():
     finite = torch.isfinite(expected)
     assert_close(got[finite], expected[finite])
     sym = alibi_score_mod(alibi_slopes(H, dtype=torch.float64), symmetric=True)
-    got = sym(torch.zeros(H, Lk, Lk, dtype=torch.float64), 0, h, torch.arange(Lk)[None, :, None],
-              ki)
+    got = sym(
+        torch.zeros(H, Lk, Lk, dtype=torch.float64), 0, h, torch.arange(Lk)[None, :, None], ki
+    )
     assert_close(got, alibi_bias(H, Lk, causal=False, symmetric=True, dtype=torch.float64))
 
 

@@ -158,8 +158,9 @@ def test_stub_bias_not_implemented():
     assert report.n_passed == 0 and report.not_implemented
 
 
-def _signed_bias(num_heads, q_len, k_len=None, *, causal=True, symmetric=False, sign=-1.0,
-                 mask=True, offset=True):
+def _signed_bias(
+    num_heads, q_len, k_len=None, *, causal=True, symmetric=False, sign=-1.0, mask=True, offset=True
+):
     if num_heads < 1 or q_len < 1:
         raise ValueError("bad size")
     k_len = q_len if k_len is None else k_len
@@ -204,8 +205,7 @@ def test_lesson_precomputed_buffer_is_rejected_erratum_17():
         b = -m[:, None, None] * distance[k_len - q_len : k_len, :k_len]
         if causal:
             i = torch.arange(k_len - q_len, k_len)
-            b = b.masked_fill(torch.arange(k_len)[None, None, :] > i[None, :, None],
-                              float("-inf"))
+            b = b.masked_fill(torch.arange(k_len)[None, None, :] > i[None, :, None], float("-inf"))
         return b
 
     report = check_alibi_bias(from_buffer)

@@ -64,8 +64,9 @@ def _diagnose_slopes(got: torch.Tensor, want: torch.Tensor, num_heads: int) -> N
             f"the first {n} slopes (the largest power of two ≤ {num_heads}) are right, but "
             f"the remaining {num_heads - n} are not"
         )
-    direct = torch.tensor([2.0 ** (-8.0 * h / num_heads) for h in range(1, num_heads + 1)],
-                          dtype=torch.float64)
+    direct = torch.tensor(
+        [2.0 ** (-8.0 * h / num_heads) for h in range(1, num_heads + 1)], dtype=torch.float64
+    )
     if n != num_heads and torch.allclose(g, direct, rtol=1e-4):
         raise CheckFailed(
             f"2^(−8h/H) with H = {num_heads} is the formula for a power of two only; for other "
@@ -92,8 +93,12 @@ def _slopes_case(num_heads: int, hint: str) -> Case:
             got.detach().double().cpu(), want, rtol=1e-4, atol=1e-7
         ):
             _diagnose_slopes(got, want, num_heads)
-        compare_tensors(got, want.to(torch.float32), what=f"the slopes for {num_heads} heads",
-                        dtype=torch.float32)
+        compare_tensors(
+            got,
+            want.to(torch.float32),
+            what=f"the slopes for {num_heads} heads",
+            dtype=torch.float32,
+        )
 
     kind = "power of two" if num_heads & (num_heads - 1) == 0 else "not a power of two"
     return Case(f"num_heads={num_heads} ({kind})", run, {"num_heads": num_heads}, hint)
@@ -102,8 +107,10 @@ def _slopes_case(num_heads: int, hint: str) -> Case:
 def check_alibi_slopes(fn: Callable[..., torch.Tensor]) -> Report:
     """Grade `alibi_slopes(num_heads) -> Tensor (num_heads,)`."""
     pow2 = "for a power of two H, m_h = 2^(−8h/H), h = 1..H"
-    other = ("with n the largest power of two ≤ H: the n slopes for n heads, then every "
-             "other slope of the 2n-head sequence")
+    other = (
+        "with n the largest power of two ≤ H: the n slopes for n heads, then every "
+        "other slope of the 2n-head sequence"
+    )
     cases = [
         _slopes_case(8, pow2),
         _slopes_case(1, pow2),
@@ -118,22 +125,36 @@ def check_alibi_slopes(fn: Callable[..., torch.Tensor]) -> Report:
         expect_raises(lambda: f(0), ValueError, what="num_heads=0")
         expect_raises(lambda: f(-4), ValueError, what="num_heads=-4")
 
-    cases.append(Case("bad input raises ValueError", bad, {"num_heads": [0, -4]},
-                      "check that num_heads is a whole number ≥ 1 before computing"))
+    cases.append(
+        Case(
+            "bad input raises ValueError",
+            bad,
+            {"num_heads": [0, -4]},
+            "check that num_heads is a whole number ≥ 1 before computing",
+        )
+    )
     return run_check("check_alibi_slopes", fn, cases)
 
 
 # ----- bias ------------------------------------------------------------------------------
 
 
-def _bias_case(name: str, num_heads: int, q_len: int, k_len: int | None, causal: bool,
-               symmetric: bool, hint: str) -> Case:
+def _bias_case(
+    name: str,
+    num_heads: int,
+    q_len: int,
+    k_len: int | None,
+    causal: bool,
+    symmetric: bool,
+    hint: str,
+) -> Case:
     kl = q_len if k_len is None else k_len
 
     def run(f):
         got = f(num_heads, q_len, k_len, causal=causal, symmetric=symmetric)
-        want = alibi_bias(num_heads, q_len, k_len, causal=causal, symmetric=symmetric,
-                          dtype=torch.float32)
+        want = alibi_bias(
+            num_heads, q_len, k_len, causal=causal, symmetric=symmetric, dtype=torch.float32
+        )
         if not isinstance(got, torch.Tensor):
             raise CheckFailed(
                 f"the bias should be a torch.Tensor, but your function returned "
@@ -167,8 +188,13 @@ def _bias_case(name: str, num_heads: int, q_len: int, k_len: int | None, causal:
             raise CheckFailed("this bias should have no −inf entries (no key is masked here)")
         compare_tensors(got, want, what="the bias", dtype=torch.float32)
 
-    params = {"num_heads": num_heads, "q_len": q_len, "k_len": kl, "causal": causal,
-              "symmetric": symmetric}
+    params = {
+        "num_heads": num_heads,
+        "q_len": q_len,
+        "k_len": kl,
+        "causal": causal,
+        "symmetric": symmetric,
+    }
     return Case(name, run, params, hint)
 
 
@@ -177,27 +203,52 @@ def check_alibi_bias(fn: Callable[..., torch.Tensor]) -> Report:
     sign = "entry (h, i, j) is −m_h·(i − j): zero on the diagonal, negative for past keys"
     cases = [
         _bias_case("causal, 4 heads, 6 tokens", 4, 6, None, True, False, sign),
-        _bias_case("causal, 3 heads (not a power of two), 7 tokens", 3, 7, None, True, False,
-                   sign),
+        _bias_case("causal, 3 heads (not a power of two), 7 tokens", 3, 7, None, True, False, sign),
         _bias_case("one token", 1, 1, None, True, False, sign),
-        _bias_case("decoding: 2 queries, 9 keys (queries are the last positions)", 2, 2, 9,
-                   True, False,
-                   "query i sits at position i + (k_len − q_len); compare it with key j"),
-        _bias_case("symmetric, not causal, 4 heads, 5 tokens", 4, 5, None, False, True,
-                   "the symmetric bias is −m_h·|i − j|, with no −inf anywhere"),
-        _bias_case("longer than a precomputed buffer: 1 query, 9000 keys", 4, 1, 9000, True,
-                   False, "build the bias for the lengths you are given; no maximum length"),
+        _bias_case(
+            "decoding: 2 queries, 9 keys (queries are the last positions)",
+            2,
+            2,
+            9,
+            True,
+            False,
+            "query i sits at position i + (k_len − q_len); compare it with key j",
+        ),
+        _bias_case(
+            "symmetric, not causal, 4 heads, 5 tokens",
+            4,
+            5,
+            None,
+            False,
+            True,
+            "the symmetric bias is −m_h·|i − j|, with no −inf anywhere",
+        ),
+        _bias_case(
+            "longer than a precomputed buffer: 1 query, 9000 keys",
+            4,
+            1,
+            9000,
+            True,
+            False,
+            "build the bias for the lengths you are given; no maximum length",
+        ),
     ]
 
     def bad(f):
         expect_raises(lambda: f(0, 4), ValueError, what="num_heads=0")
         expect_raises(lambda: f(2, 0), ValueError, what="q_len=0")
-        expect_raises(lambda: f(2, 5, 3, causal=True), ValueError,
-                      what="causal with fewer keys (3) than queries (5)")
+        expect_raises(
+            lambda: f(2, 5, 3, causal=True),
+            ValueError,
+            what="causal with fewer keys (3) than queries (5)",
+        )
 
     cases.append(
-        Case("bad input raises ValueError", bad,
-             {"calls": ["(0, 4)", "(2, 0)", "(2, 5, 3, causal=True)"]},
-             "check num_heads ≥ 1, q_len ≥ 1, and k_len ≥ q_len when causal")
+        Case(
+            "bad input raises ValueError",
+            bad,
+            {"calls": ["(0, 4)", "(2, 0)", "(2, 5, 3, causal=True)"]},
+            "check num_heads ≥ 1, q_len ≥ 1, and k_len ≥ q_len when causal",
+        )
     )
     return run_check("check_alibi_bias", fn, cases)

@@ -184,8 +184,11 @@ def alibi_bias_bytes(
     needs), only H·L for one decoding step; a fused FlexAttention kernel needs none.
     """
     fn = "alibi_bias_bytes"
-    for name, value in (("num_heads", num_heads), ("q_len", q_len),
-                        ("bytes_per_element", bytes_per_element)):
+    for name, value in (
+        ("num_heads", num_heads),
+        ("q_len", q_len),
+        ("bytes_per_element", bytes_per_element),
+    ):
         _positive_int(value, name, fn)
     if k_len is None:
         k_len = q_len

@@ -118,8 +118,7 @@ def plot_bias_matrices(
     axes = fig.subplots(1, len(heads), squeeze=False)[0]
     im = None
     for ax, h in zip(axes, heads):
-        im = draw_bias(ax, bias[h], f"head {h}: m = 2^{math.log2(slopes[h].item()):.2f}",
-                       vmin=vmin)
+        im = draw_bias(ax, bias[h], f"head {h}: m = 2^{math.log2(slopes[h].item()):.2f}", vmin=vmin)
     fig.colorbar(im, ax=list(axes), shrink=0.8, label="bias added to the score")
     kind = "causal, −m·(i−j)" if causal else "symmetric, −m·|i−j|"
     fig.suptitle(f"ALiBi bias, {num_heads} heads, {kind}", fontsize=10)
@@ -145,8 +144,9 @@ def plot_effective_span(num_heads: int = 8, threshold: float = 10.0) -> Figure:
 
 def draw_attention(ax, weights: torch.Tensor, title: str = ""):
     """Draw a (q_len, k_len) matrix of attention probabilities."""
-    im = ax.imshow(weights.detach().double().cpu().numpy(), cmap="magma", vmin=0,
-                   interpolation="nearest")
+    im = ax.imshow(
+        weights.detach().double().cpu().numpy(), cmap="magma", vmin=0, interpolation="nearest"
+    )
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
@@ -166,8 +166,12 @@ def attention_weights(
 
 
 def plot_attention_pattern(
-    num_heads: int = 8, seq_len: int = 32, heads: Sequence[int] | None = None, *,
-    causal: bool = True, seed: int = 0,
+    num_heads: int = 8,
+    seq_len: int = 32,
+    heads: Sequence[int] | None = None,
+    *,
+    causal: bool = True,
+    seed: int = 0,
 ) -> Figure:
     """Attention weights on random q/k for several heads: steep heads stay near the diagonal."""
     w = attention_weights(num_heads, seq_len, causal=causal, seed=seed)
@@ -200,16 +204,35 @@ def plot_bias_memory(
     fig = Figure(figsize=(8, 4), layout="constrained")
     ax = fig.add_subplot()
     inside = [n for n in ls if n <= max_seq_len]
-    ax.plot(inside, [buf] * len(inside), "s-", color="crimson",
-            label=f"lesson: int64 buffer for max_seq_len={max_seq_len:,} (persistent)")
+    ax.plot(
+        inside,
+        [buf] * len(inside),
+        "s-",
+        color="crimson",
+        label=f"lesson: int64 buffer for max_seq_len={max_seq_len:,} (persistent)",
+    )
     if any(n > max_seq_len for n in ls):
         ax.axvline(max_seq_len, color="crimson", ls=":", lw=1)
-        ax.text(max_seq_len * 1.05, buf, "beyond: RuntimeError", color="crimson", fontsize=8,
-                va="bottom")
-    ax.plot(ls, [alibi_bias_bytes(num_heads, n) for n in ls], "o-",
-            label=f"on the fly, whole sequence: H·L² fp32 (H={num_heads}, freed after the call)")
-    ax.plot(ls, [alibi_bias_bytes(num_heads, 1, n) for n in ls], "^-",
-            label="on the fly, one decoding step: H·L fp32")
+        ax.text(
+            max_seq_len * 1.05,
+            buf,
+            "beyond: RuntimeError",
+            color="crimson",
+            fontsize=8,
+            va="bottom",
+        )
+    ax.plot(
+        ls,
+        [alibi_bias_bytes(num_heads, n) for n in ls],
+        "o-",
+        label=f"on the fly, whole sequence: H·L² fp32 (H={num_heads}, freed after the call)",
+    )
+    ax.plot(
+        ls,
+        [alibi_bias_bytes(num_heads, 1, n) for n in ls],
+        "^-",
+        label="on the fly, one decoding step: H·L fp32",
+    )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ticks = [2**p for p in range(10, 41, 5)]
