@@ -26,6 +26,7 @@ __all__ = [
     "attend_with_cache",
     "decode_step",
     "decode",
+    "decode_qkv",
     "causal_mask",
     "sliding_window_causal_mask",
     "sink_mask",
@@ -54,9 +55,7 @@ class TinyAttention(nn.Module):
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
                 raise ValueError(f"{name} must be a positive integer, got {val!r}")
         if d_model % num_heads:
-            raise ValueError(
-                f"d_model ({d_model}) must be divisible by num_heads ({num_heads})"
-            )
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
         self.d_model, self.num_heads = d_model, num_heads
         self.head_dim = d_model // num_heads
         std = 1.0 / math.sqrt(d_model)
@@ -138,6 +137,19 @@ def decode(layer: TinyAttention, x: torch.Tensor, cache: KVCacheBase) -> torch.T
     """Feed the tokens of x (batch, T, d_model) one at a time; stack the T outputs."""
     layer._check_x(x)
     return torch.cat([decode_step(layer, x[:, t : t + 1], cache) for t in range(x.shape[1])], dim=1)
+
+
+def decode_qkv(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache: KVCacheBase
+) -> torch.Tensor:
+    """Attend token by token over raw (batch, heads, T, head_dim) q, k, v through `cache`."""
+    if not isinstance(q, torch.Tensor) or q.dim() != 4:
+        raise ValueError("q must be a (batch, heads, tokens, head_dim) tensor")
+    steps = [
+        attend_with_cache(q[:, :, t : t + 1], k[:, :, t : t + 1], v[:, :, t : t + 1], cache)
+        for t in range(q.shape[2])
+    ]
+    return torch.cat(steps, dim=2)
 
 
 # ----- the matching masks (what each cache keeps, written as a mask) -------------------------
