@@ -269,3 +269,54 @@ def test_ring_attention_without_a_process_group_explains_itself():
         ring_attention(q, q, q)
     with pytest.raises(ValueError, match="layout must be one of"):
         ring_attention(q, q, q, layout="spiral")
+
+
+# ----- figures and the stepper draw what the core computes ---------------------------------
+
+
+def test_pair_step_matrix_follows_the_ring_formula():
+    from lcedu.viz.ring import pair_step_matrix
+
+    W, L = 4, 16
+    n = L // W
+    m = pair_step_matrix(ring_schedule(L, W, causal=True))
+    for i in range(L):
+        for j in range(L):
+            want = -1 if j > i else (i // n - j // n) % W  # block of rank j//n reaches i//n
+            assert m[i, j] == want
+    early = pair_step_matrix(ring_schedule(L, W, layout="striped"), upto_step=0)
+    assert (early[early >= 0] == 0).all() and (early == -2).sum() == L * L - L * L // W
+
+
+def test_figures_and_stepper_render():
+    from matplotlib.figure import Figure
+
+    from lcedu.viz.ring import (
+        plot_load_balance,
+        plot_memory_per_rank,
+        plot_pair_steps,
+        plot_ring_schedule,
+        plot_ring_step,
+    )
+    from lcedu.widgets.ring import render, ring_stepper
+
+    tr = ring_schedule(12, 3, causal=True, layout="zigzag")
+    figs = [
+        plot_ring_schedule(tr),
+        plot_pair_steps(tr),
+        plot_ring_step(tr, 2),
+        plot_load_balance(24, 3),
+        plot_memory_per_rank(4096, (1, 2, 4)),
+        render(3, 1, "striped", False),
+    ]
+    assert all(isinstance(f, Figure) for f in figs)
+    with pytest.raises(ValueError, match=r"step must be an integer in 0..2"):
+        plot_ring_step(tr, 3)
+    with pytest.raises(ValueError, match="RingTrace"):
+        plot_ring_schedule("not a trace")
+    with pytest.raises(ValueError, match="chunk must be even"):
+        render(2, 0, "zigzag", True, chunk=3)
+    w = ring_stepper(world_size=3)
+    assert w.children[1].max == 2  # the step slider follows the world size
+    w.children[0].value = 5
+    assert w.children[1].max == 4
