@@ -1,0 +1,385 @@
+"""Naive (materialised) attention vs tiled flash attention vs PyTorch's SDPA backends (vs Triton
+on CUDA), timed and memory-measured side by side in one run on any device.
+
+Follows the FlashAttention papers' comparison (Dao et al., 2022; Dao, 2023): time and peak
+memory against sequence length, causal and not, and achieved TFLOP/s (4·n²·d per head, half
+of it when causal). Timing: CUDA events on a GPU, `time.perf_counter` on a CPU; warm-up, then
+the median. Writes `lcedu/data/bench/attention_<device>.json` with device name, torch version
+and date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lcedu.attention.flash import flash_attention
+from lcedu.attention.sdpa import sdpa
+from lcedu.bench import device as pick_device
+from lcedu.bench import environment_info, measure_peak_memory, time_fn, write_record
+from lcedu.kvcache.memory import format_bytes
+
+__all__ = [
+    "METHODS",
+    "naive_attention",
+    "attention_flops",
+    "naive_bytes",
+    "run_attention_bench",
+    "targets",
+    "format_table",
+    "default_path",
+    "main",
+]
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "data" / "bench"
+METHODS = (
+    "naive",
+    "flash",
+    "flash_b512",
+    "sdpa_flash",
+    "sdpa_efficient",
+    "sdpa_cudnn",
+    "sdpa_math",
+    "triton",
+)
+LABELS = {
+    "naive": "naive (materialised)",
+    "flash": "flash_attention (ours, 128)",
+    "flash_b512": "flash_attention (ours, 512)",
+    "sdpa_flash": "SDPA flash",
+    "sdpa_efficient": "SDPA mem-efficient",
+    "sdpa_cudnn": "SDPA cuDNN",
+    "sdpa_math": "SDPA math",
+    "triton": "Triton kernel (ours)",
+}
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def naive_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False
+) -> torch.Tensor:
+    """softmax(q·kᵀ/√d)·v with the full (Lq × Lk) score matrix in memory: the baseline."""
+    s = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    if causal:
+        lq, lk = s.shape[-2:]
+        keep = torch.ones(lq, lk, dtype=torch.bool, device=s.device).tril()
+        s = s.masked_fill(~keep, float("-inf"))
+    return torch.matmul(torch.softmax(s, dim=-1), v)
+
+
+def attention_flops(n: int, heads: int, head_dim: int, causal: bool, batch: int = 1) -> float:
+    """Useful matmul FLOPs of one forward: 2·n²·d for q·kᵀ plus 2·n²·d for P·v, halved if causal."""
+    flops = 4.0 * batch * heads * n * n * head_dim
+    return flops / 2 if causal else flops
+
+
+def naive_bytes(n: int, heads: int, elem_bytes: int, batch: int = 1) -> int:
+    """Memory the naive path needs at its peak: scores and probabilities (two n×n per head)
+    plus the n×n boolean causal mask."""
+    return 2 * batch * heads * n * n * elem_bytes + n * n
+
+
+def _calls(q, k, v, causal: bool, dev: torch.device) -> dict[str, Callable[[], Any]]:
+    calls: dict[str, Callable[[], Any]] = {
+        "naive": lambda: naive_attention(q, k, v, causal),
+        "flash": lambda: flash_attention(q, k, v, causal=causal),
+        "flash_b512": lambda: flash_attention(q, k, v, causal=causal, block_q=512, block_k=512),
+        "sdpa_flash": lambda: sdpa(q, k, v, backend="flash", causal=causal),
+        "sdpa_efficient": lambda: sdpa(q, k, v, backend="efficient", causal=causal),
+        "sdpa_cudnn": lambda: sdpa(q, k, v, backend="cudnn", causal=causal),
+        "sdpa_math": lambda: sdpa(q, k, v, backend="math", causal=causal),
+    }
+    if dev.type == "cuda":
+        from lcedu.attention.triton_flash import triton_flash_attention
+
+        calls["triton"] = lambda: triton_flash_attention(q, k, v, causal=causal)
+    return calls
+
+
+def _unavailable(method: str, dev: torch.device, q: torch.Tensor) -> str | None:
+    """Why a method cannot run here (None if it can)."""
+    if method == "triton":
+        if dev.type != "cuda":
+            return "Triton kernel is timed on CUDA only (the CPU interpreter is for testing)"
+        from lcedu.attention.triton_flash import triton_available
+
+        return None if triton_available() else "Triton is not installed"
+    if method.startswith("sdpa_"):
+        small = q[:, :, :16]
+        try:
+            sdpa(small, small, small, backend=method[5:])
+        except ValueError as err:
+            return str(err).removeprefix("sdpa: ")
+    return None
+
+
+def run_attention_bench(
+    sizes: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384),
+    *,
+    dev: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    heads: int = 8,
+    head_dim: int = 64,
+    repeats: int = 3,
+    max_bytes: int = 8 * 2**30,
+    methods: tuple[str, ...] = METHODS,
+    causal_modes: tuple[bool, ...] = (False, True),
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Time and measure every method at every length, causal and not; one row per run."""
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+        raise ValueError(f"sizes must be positive integers, got {sizes!r}")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    dev = pick_device(None if dev is None else str(dev))
+    elem = torch.tensor([], dtype=dtype).element_size()
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        q, k, v = (
+            torch.randn(1, heads, n, head_dim, generator=gen, device=dev, dtype=dtype)
+            for _ in range(3)
+        )
+        for causal in causal_modes:
+            calls = _calls(q, k, v, causal, dev)
+            for method in methods:
+                row: dict[str, Any] = {"n": n, "causal": causal, "method": method}
+                why = _unavailable(method, dev, q)
+                need = naive_bytes(n, heads, elem)
+                if why is None and method in ("naive", "sdpa_math") and need > max_bytes:
+                    why = (
+                        f"would need ~{format_bytes(need)} for the n×n scores "
+                        f"(> {format_bytes(max_bytes)} limit)"
+                    )
+                if why is not None:
+                    row.update(status="skipped", note=why)
+                    rows.append(row)
+                    log(f"n={n:>6} causal={causal!s:<5} {method:<15} skipped: {why}")
+                    continue
+                fn = calls[method]
+                with torch.no_grad():
+                    timing = time_fn(fn, warmup=1, repeats=repeats, device=dev)
+                    peak = measure_peak_memory(fn, device=dev)
+                flops = attention_flops(n, heads, head_dim, causal)
+                row.update(
+                    status="ok",
+                    median_ms=timing.median_s * 1e3,
+                    min_ms=timing.min_s * 1e3,
+                    peak_bytes=peak,
+                    tflops=flops / timing.median_s / 1e12,
+                )
+                rows.append(row)
+                log(
+                    f"n={n:>6} causal={causal!s:<5} {method:<15} {row['median_ms']:>10.1f} ms "
+                    f"{row['tflops']:>7.3f} TFLOP/s peak "
+                    f"{format_bytes(peak) if peak is not None else 'n/a':>10}"
+                )
+        del q, k, v
+    return rows
+
+
+def _get(rows: list[dict[str, Any]], n: int, method: str, causal: bool, key: str):
+    for r in rows:
+        if (r["n"], r["method"], r["causal"]) == (n, method, causal) and r["status"] == "ok":
+            return r.get(key)
+    return None
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def targets(rows: list[dict[str, Any]], device_type: str = "cpu") -> list[dict[str, Any]]:
+    """The issue's targets, evaluated on measured rows (value None where not measured)."""
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, value: float | None, ok: Callable[[float], bool], unit: str, note=""):
+        met = None if value is None else bool(ok(value))
+        out.append({"target": name, "value": value, "met": met, "unit": unit, "note": note})
+
+    if device_type == "cpu":
+        n = 4096
+        for method in ("flash", "flash_b512"):
+            r = _ratio(
+                _get(rows, n, method, False, "median_ms"),
+                _get(rows, n, "sdpa_flash", False, "median_ms"),
+            )
+            add(
+                f"{LABELS[method]} within 2x of SDPA flash at n={n}",
+                r,
+                lambda x: x <= 2,
+                "x SDPA time",
+            )
+            r = _ratio(
+                _get(rows, n, method, True, "median_ms"), _get(rows, n, method, False, "median_ms")
+            )
+            add(
+                f"{LABELS[method]}: causal <= 0.6x non-causal at n={n}",
+                r,
+                lambda x: x <= 0.6,
+                "x non-causal",
+            )
+        n = 16384
+        flash_peak = _get(rows, n, "flash", False, "peak_bytes")
+        naive_peak = _get(rows, n, "naive", False, "peak_bytes")
+        note = "naive measured"
+        if naive_peak is None and flash_peak is not None:
+            heads = rows[0].get("heads", 8)
+            naive_peak = naive_bytes(n, heads, 4)
+            note = "naive skipped (memory limit): compared with its computed n×n need"
+        add(
+            f"flash peak extra memory <= 1/16 of naive's at n={n}",
+            _ratio(flash_peak, naive_peak),
+            lambda x: x <= 1 / 16,
+            "x naive",
+            note,
+        )
+    else:
+        n = 8192
+        r = _ratio(
+            _get(rows, n, "triton", False, "tflops"), _get(rows, n, "sdpa_flash", False, "tflops")
+        )
+        add(
+            f"Triton >= 0.7x SDPA flash throughput at n={n}",
+            r,
+            lambda x: x >= 0.7,
+            "x SDPA TFLOP/s",
+        )
+    return out
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """One line per (n, causal, method): median time, TFLOP/s, peak memory, ratio to SDPA."""
+    lines = [
+        f"{'n':>6} {'causal':<6} {'method':<28} {'median':>11} {'TFLOP/s':>8} {'peak mem':>10} "
+        f"{'vs SDPA flash':>13}"
+    ]
+    for r in rows:
+        label = LABELS[r["method"]]
+        if r["status"] != "ok":
+            lines.append(f"{r['n']:>6} {r['causal']!s:<6} {label:<28} skipped: {r['note']}")
+            continue
+        ref = _get(rows, r["n"], "sdpa_flash", r["causal"], "median_ms")
+        ratio = f"{r['median_ms'] / ref:.2f}x" if ref else "-"
+        peak = format_bytes(r["peak_bytes"]) if r.get("peak_bytes") is not None else "n/a"
+        lines.append(
+            f"{r['n']:>6} {r['causal']!s:<6} {label:<28} {r['median_ms']:>9.1f}ms "
+            f"{r['tflops']:>8.3f} {peak:>10} {ratio:>13}"
+        )
+    return "\n".join(lines)
+
+
+def default_path(device_type: str) -> Path:
+    """Where a run on this kind of device is recorded: lcedu/data/bench/attention_<type>.json."""
+    return BENCH_DIR / f"attention_{device_type}.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`lcedu bench attention`: run, print the table and the targets, write the JSON record."""
+    p = argparse.ArgumentParser(
+        prog="lcedu bench attention",
+        description="naive vs flash_attention vs SDPA backends (vs Triton on CUDA)",
+    )
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
+    p.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated lengths (default 512,...,16384 CPU; ...,32768 GPU)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=sorted(_DTYPES),
+        default=None,
+        help="default float32 on CPU, bfloat16 on GPU",
+    )
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--head-dim", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--max-gib",
+        type=float,
+        default=8.0,
+        help="skip materialising methods that would need more (GiB)",
+    )
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--out", default=None, help="JSON path (default lcedu/data/bench/...)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    args = p.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            p.error(f"--threads must be a positive integer, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    try:
+        dev = pick_device(args.device)
+    except ValueError as err:
+        p.error(str(err))
+    dtype = _DTYPES[args.dtype or ("float32" if dev.type == "cpu" else "bfloat16")]
+    default_sizes = "512,1024,2048,4096,8192,16384" + ("" if dev.type == "cpu" else ",32768")
+    try:
+        sizes = tuple(int(s) for s in (args.sizes or default_sizes).split(","))
+    except ValueError:
+        p.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
+    methods = tuple(m for m in args.methods.split(",") if m)
+    info = environment_info(dev)
+    try:
+        info["load_average"] = os.getloadavg()
+    except OSError:
+        pass
+    print(
+        f"device: {info['device_name']} | torch {info['torch']} | {dtype} | {args.heads} "
+        f"heads x {args.head_dim} | batch 1"
+    )
+    try:
+        rows = run_attention_bench(
+            sizes,
+            dev=dev,
+            dtype=dtype,
+            heads=args.heads,
+            head_dim=args.head_dim,
+            repeats=args.repeats,
+            max_bytes=int(args.max_gib * 2**30),
+            methods=methods,
+        )
+    except ValueError as err:
+        p.error(str(err))
+    print()
+    print(format_table(rows))
+    tg = targets(rows, dev.type)
+    print()
+    for t in tg:
+        value = "not measured" if t["value"] is None else f"{t['value']:.3f} {t['unit']}"
+        verdict = {True: "MET", False: "NOT MET", None: "-"}[t["met"]]
+        print(f"[{verdict:>7}] {t['target']}: {value} {t['note']}")
+    if not args.no_write:
+        record = {
+            "environment": info,
+            "config": {
+                "dtype": str(dtype).removeprefix("torch."),
+                "heads": args.heads,
+                "head_dim": args.head_dim,
+                "batch": 1,
+                "repeats": args.repeats,
+                "sizes": list(sizes),
+                "max_gib": args.max_gib,
+            },
+            "rows": rows,
+            "targets": tg,
+        }
+        path = write_record(args.out or default_path(dev.type), record)
+        print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
