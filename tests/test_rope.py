@@ -243,3 +243,25 @@ def test_bad_inputs_raise_value_error():
         with pytest.raises(ValueError):
             fn()
             pytest.fail(f"case {i} did not raise")
+
+
+def test_figures_and_explorer_render():
+    from matplotlib.figure import Figure
+
+    from lcedu.viz import rope as viz
+    from lcedu.widgets.rope import render, rope_explorer
+
+    kw = dict(dim=32, base=1e4, factor=4.0, original_max_position=512)
+    for fig in (
+        viz.frequency_figure(**kw),
+        viz.angles_figure(length=32, **kw),
+        viz.decay_figure(points=50, **kw),
+        viz.pi_crowding_figure(dim=32),
+        render("Llama 3", 4.0, 1e4, 32, 512),
+    ):
+        assert isinstance(fig, Figure) and fig.axes
+    with pytest.raises(ValueError):
+        render("magic")
+    with pytest.raises(ValueError):
+        viz.method_frequencies("magic")
+    assert rope_explorer().children
