@@ -63,7 +63,7 @@ def draw_schedule(ax, trace: RingTrace, highlight_step: int | None = None) -> No
             txt = f"KV of r{st.kv_rank}\n{_chunk_label(trace, st.kv_rank)}"
             if trace.causal:
                 txt += f"\n{frac:.0%}"
-            ax.text(s + 0.5, r + 0.5, txt, ha="center", va="center", fontsize=max(5, 10 - W))
+            ax.text(s + 0.5, r + 0.5, txt, ha="center", va="center", fontsize=8 if W <= 4 else 6)
     ax.set_xlim(0, W)
     ax.set_ylim(W, 0)
     ax.set_xticks([s + 0.5 for s in range(W)], [f"step {s}" for s in range(W)], fontsize=8)
@@ -89,7 +89,7 @@ def plot_ring_schedule(trace: RingTrace) -> Figure:
     """The ring schedule: which K/V block every rank holds at every step, and its fate."""
     _check_trace(trace)
     W = trace.world_size
-    fig = Figure(figsize=(1.6 * W + 1.8, 1.3 * W + 1.4), layout="constrained")
+    fig = Figure(figsize=(1.0 * W + 1.6, 0.9 * W + 1.2), layout="constrained")
     ax = fig.subplots()
     draw_schedule(ax, trace)
     mode = "causal" if trace.causal else "non-causal"
