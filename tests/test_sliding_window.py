@@ -190,7 +190,7 @@ def test_flex_compiled_matches_banded():
     assert_close(got, sliding_window_attention(q, k, v, w))
 
 
-@pytest.mark.parametrize("chunk", [1, 200, 5000])  # one block per step … several heads per step
+@pytest.mark.parametrize("chunk", [1, 200, 5000])  # one query block per step … all blocks
 def test_memory_chunking_does_not_change_the_result(monkeypatch, chunk):
     import lcedu.attention.sliding_window as sw
 

@@ -44,9 +44,9 @@ def _batch_flags(flags: torch.Tensor | None, batch: int, name: str, fn: str) -> 
     return flags
 
 
-# Scores computed per step (elements). 2**23 fp32 numbers = 32 MiB: the work is split over
-# heads and runs of query blocks so memory stays bounded at any length; each step is still
-# a few large tensor operations (a handful of Python steps, never one per token).
+# Scores computed per step (elements). 2**23 fp32 numbers = 32 MiB: the work goes one
+# (batch, head) at a time, in runs of query blocks, so memory stays bounded at any length;
+# each step is a few large tensor operations (a handful of Python steps, never one per token).
 CHUNK_ELEMENTS = 2**23
 
 
@@ -97,30 +97,26 @@ def _banded(
 
     G = extra_k.shape[2] if extra_k is not None else 0
     chunk_elements = chunk_elements or CHUNK_ELEMENTS
-    per_block = b * (span + G)
-    if nb * per_block * H <= chunk_elements:
-        gh, gc = H, nb
-    elif nb * per_block <= chunk_elements:
-        gh, gc = max(1, chunk_elements // (nb * per_block)), nb
-    else:
-        gh, gc = 1, max(1, chunk_elements // per_block)
+    gc = max(1, min(nb, chunk_elements // (b * (span + G))))  # query blocks per step
 
     grad = torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v))
     low = q.dtype in (torch.float16, torch.bfloat16)
-    per_batch = []
+    Dv = v.shape[-1]
+    # One (batch, head) at a time: the 3-D batched matmuls then read the strided key/value
+    # spans in place, with no copy of K or V per block.
+    direct = not grad and G == 0
+    out = torch.empty(B, H, nb, b, Dv, dtype=q.dtype, device=dev) if direct else None
+    pieces = []
     for bi in range(B):
         blocked_b = blocked[bi if blocked.shape[0] > 1 else 0]
-        per_heads = []
-        for h0 in range(0, H, gh):
-            hs = slice(h0, min(H, h0 + gh))
-            per_blocks = []
+        for h in range(H):
             for c0 in range(0, nb, gc):
                 cs = slice(c0, min(nb, c0 + gc))
-                qc = qb[bi, hs, cs]  # (gh, gc, b, D)
-                scores = torch.matmul(qc, kwin[bi, hs, cs])  # (gh, gc, b, span)
+                qc = qb[bi, h, cs]  # (gc, b, D)
+                scores = torch.bmm(qc, kwin[bi, h, cs])  # (gc, b, span)
                 scores.masked_fill_(blocked_b[cs], neg)
                 if G:
-                    es = torch.matmul(qc, extra_k[bi, hs, None].transpose(-1, -2))
+                    es = torch.matmul(qc, extra_k[bi, h].transpose(0, 1))  # (gc, b, G)
                     es.masked_fill_(~extra_valid[bi], neg)
                     scores = torch.cat([scores, es], dim=-1)
                 if grad or low:
@@ -128,16 +124,16 @@ def _banded(
                     probs = probs.to(q.dtype)
                 else:  # in place: the score tensor stays the only large buffer
                     probs = torch.softmax(scores, dim=-1, out=scores)
-                out = torch.matmul(probs[..., :span], vwin[bi, hs, cs])  # (gh, gc, b, Dv)
+                if direct:
+                    torch.bmm(probs, vwin[bi, h, cs], out=out[bi, h, cs])
+                    continue
+                o = torch.bmm(probs[..., :span], vwin[bi, h, cs])  # (gc, b, Dv)
                 if G:
-                    out = out + torch.matmul(probs[..., span:], extra_v[bi, hs, None])
-                per_blocks.append(out)
-            per_heads.append(torch.cat(per_blocks, dim=1) if len(per_blocks) > 1
-                             else per_blocks[0])
-        per_batch.append(torch.cat(per_heads, dim=0) if len(per_heads) > 1 else per_heads[0])
-    out = per_batch[0][None] if B == 1 else torch.stack(per_batch)
-    out = out.reshape(B, H, L, -1)
-    return out[:, :, :n]
+                    o = o + torch.matmul(probs[..., span:], extra_v[bi, h])
+                pieces.append(o)
+    if not direct:
+        out = torch.cat(pieces, dim=0) if len(pieces) > 1 else pieces[0]
+    return out.reshape(B, H, L, Dv)[:, :, :n]
 
 
 def sliding_window_attention(
