@@ -17,6 +17,7 @@ from lcedu.attention.flash import (
     hbm_bytes_flash,
     hbm_bytes_naive,
     merge_partials,
+    online_softmax,
     visited_tiles,
 )
 from lcedu.testing import assert_close, seed_everything
@@ -210,3 +211,17 @@ def test_bad_tensors():
         visited_tiles(0, 4)
     with pytest.raises(ValueError, match="n"):
         hbm_bytes_flash(-1)
+
+
+def test_online_softmax_steps():
+    seed_everything(7)
+    x = torch.randn(23) * 4
+    probs, ms, ls = online_softmax(x, 5)
+    assert ms.shape == ls.shape == (5,)
+    torch.testing.assert_close(probs, torch.softmax(x.double(), 0))
+    for i in range(5):  # after block i: max and sum over the first 5(i+1) scores
+        seen = x.double()[: 5 * (i + 1)]
+        torch.testing.assert_close(ms[i], seen.max())
+        torch.testing.assert_close(ls[i], torch.exp(seen - seen.max()).sum())
+    with pytest.raises(ValueError, match="1-D"):
+        online_softmax(torch.zeros(2, 2), 2)

@@ -15,6 +15,7 @@ from lcedu.attention.reference import check_qkv
 
 __all__ = [
     "merge_partials",
+    "online_softmax",
     "flash_attention",
     "FlashAttentionFunction",
     "visited_tiles",
@@ -94,6 +95,30 @@ def merge_partials(
     zero = torch.zeros((), dtype=cdt, device=oa.device)
     out = torch.where(wa == 0, zero, wa * oa) + torch.where(wb == 0, zero, wb * ob)
     return out.to(out_a.dtype), lse.to(lse_a.dtype)
+
+
+def online_softmax(x: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Softmax of a 1-D score vector read one block at a time (Milakov & Gimelshein, 2018).
+
+    Returns (probs, running_max, running_sum): probs equals torch.softmax(x, 0); the other
+    two hold the running max m and the running sum l = Σ e^(x−m) after each block, which is
+    all the state the tiled kernel carries between key blocks. Computed in float64.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.numel() == 0:
+        raise ValueError("online_softmax: x must be a non-empty 1-D tensor of scores")
+    block = _check_block(block, "block")
+    xs = x.detach().double()
+    m = torch.tensor(float("-inf"), dtype=torch.float64)
+    l_sum = torch.tensor(0.0, dtype=torch.float64)
+    ms, ls = [], []
+    for start in range(0, xs.numel(), block):
+        chunk = xs[start : start + block]
+        m_new = torch.maximum(m, chunk.max())
+        l_sum = l_sum * torch.exp(m - m_new) + torch.exp(chunk - m_new).sum()
+        m = m_new
+        ms.append(m)
+        ls.append(l_sum)
+    return torch.exp(xs - m) / l_sum, torch.stack(ms), torch.stack(ls)
 
 
 # ----------------------------------------------------------------------------------------
