@@ -281,33 +281,11 @@ def test_lesson_pi_equals_linear():
     torch.testing.assert_close(angles_lesson, angles_linear, rtol=1e-6, atol=1e-6)
 
 
-class LessonRoPEWithInterpolation(torch.nn.Module):
-    """The lesson's §3.2 module, quoted (x is (batch, seq, heads, dim) there)."""
-
-    def __init__(self, dim, original_max_length=4096, extended_max_length=16384, base=10000.0):
-        super().__init__()
-        self.dim = dim
-        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim))
-        self.register_buffer("inv_freq", inv_freq)
-        self.scale = original_max_length / extended_max_length
-
-    def forward(self, x, position_ids):
-        scaled_positions = position_ids.float() * self.scale
-        freqs = torch.einsum("bi,d->bid", scaled_positions, self.inv_freq)
-        emb = torch.cat([freqs, freqs], dim=-1)
-        cos = emb.cos().unsqueeze(2)
-        sin = emb.sin().unsqueeze(2)
-        x1 = x[..., : self.dim // 2]
-        x2 = x[..., self.dim // 2 :]
-        rotated = torch.cat([-x2, x1], dim=-1)
-        return x * cos + rotated * sin
-
-
 def test_lesson_pi_module_equals_rotary_embedding_linear():
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 40, 3, 32, generator=gen)  # the lesson's (batch, seq, heads, dim)
     pos = torch.arange(40).repeat(2, 1) * 3  # small angles: float32 table tolerance holds
-    lesson = LessonRoPEWithInterpolation(32, 4096, 16384)(x, pos)
+    lesson = sc.LessonRoPEWithInterpolation(32, 4096, 16384)(x, pos)
     ours = RotaryEmbedding(32, 1e4, {"type": "linear", "factor": 4}).rotate(x.transpose(1, 2), pos)
     torch.testing.assert_close(ours.transpose(1, 2), lesson, rtol=1e-4, atol=1e-5)
 
@@ -385,3 +363,10 @@ BAD = [
 def test_bad_inputs_raise_value_error(name, call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_lesson_yarn_module_raises_attribute_error_erratum_13():
+    module = sc.LessonYaRNRoPE(64, 4096, 32768)
+    torch.testing.assert_close(module.inv_freq, sc.lesson_yarn_inv_freq(64, 4096, 32768)[0])
+    with pytest.raises(AttributeError, match="_apply_rope"):
+        module(torch.zeros(1, 3, 2, 64), torch.arange(3)[None])

@@ -33,6 +33,8 @@ __all__ = [
     "lesson_position_interpolation",
     "lesson_yarn_correction_range",
     "lesson_yarn_inv_freq",
+    "LessonRoPEWithInterpolation",
+    "LessonYaRNRoPE",
 ]
 
 
@@ -333,3 +335,72 @@ def lesson_yarn_inv_freq(
     inv_freq_inter = inv_freq / scale
     mscale = 0.1 * math.log(scale) + 1.0
     return (1 - ramp) * inv_freq + ramp * inv_freq_inter, mscale
+
+
+class LessonRoPEWithInterpolation(torch.nn.Module):
+    """The lesson's §3.2 module, kept as written (x is (batch, seq, heads, dim) there).
+
+    It is right (ERRATUM 9): equal to `RotaryEmbedding(dim, base, {"type": "linear",
+    "factor": extended / original})` after moving the heads axis.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        original_max_length: int = 4096,
+        extended_max_length: int = 16384,
+        base: float = 10000.0,
+    ):
+        super().__init__()
+        self.dim = dim
+        self.original_max_length = original_max_length
+        self.extended_max_length = extended_max_length
+        self.base = base
+        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim))
+        self.register_buffer("inv_freq", inv_freq)
+        self.scale = original_max_length / extended_max_length
+
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        scaled_positions = position_ids.float() * self.scale
+        freqs = torch.einsum("bi,d->bid", scaled_positions, self.inv_freq)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        cos = emb.cos().unsqueeze(2)  # (batch, seq, 1, dim)
+        sin = emb.sin().unsqueeze(2)
+        return self._apply_rope(x, cos, sin)
+
+    def _apply_rope(self, x, cos, sin):
+        x1 = x[..., : self.dim // 2]
+        x2 = x[..., self.dim // 2 :]
+        rotated = torch.cat([-x2, x1], dim=-1)
+        return x * cos + rotated * sin
+
+
+class LessonYaRNRoPE(torch.nn.Module):
+    """The lesson's §3.3 module, kept as written — and broken: `forward` calls
+    `self._apply_rope`, which this class never defines (ERRATUM 13), and its frequencies are
+    `lesson_yarn_inv_freq`'s (ERRATA 10–11, 14)."""
+
+    def __init__(
+        self,
+        dim: int,
+        original_max_length: int = 4096,
+        extended_max_length: int = 32768,
+        base: float = 10000.0,
+        beta_fast: float = 32,
+        beta_slow: float = 1,
+    ):
+        super().__init__()
+        self.dim = dim
+        self.original_max_length = original_max_length
+        self.extended_max_length = extended_max_length
+        inv_freq, self.mscale = lesson_yarn_inv_freq(
+            dim, original_max_length, extended_max_length, base
+        )
+        self.register_buffer("inv_freq", inv_freq)
+
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor):
+        freqs = torch.einsum("bi,d->bid", position_ids.float(), self.inv_freq)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        cos = emb.cos().unsqueeze(2) * self.mscale
+        sin = emb.sin().unsqueeze(2) * self.mscale
+        return self._apply_rope(x, cos, sin)  # AttributeError: never defined (ERRATUM 13)
