@@ -15,6 +15,7 @@ from lcedu.attention.ring_demo import (
     format_results,
     main,
     probe_mismatched_shapes,
+    probe_subgroup,
     run_local,
 )
 from lcedu.testing import tolerance
@@ -40,7 +41,8 @@ def test_processes_equal_sdpa_on_the_whole_sequence(W):
         )
         for layout in LAYOUTS
         for causal in (False, True)
-        for dtype in ("float32", "float64")
+        for dtype in ("float32", "float64", "bfloat16")
+        if dtype != "bfloat16" or causal  # bf16: causal only, to keep the test fast
     ]
     results = run_local(W, configs, timeout=90)
     assert len(results) == len(configs)
@@ -54,9 +56,7 @@ def test_processes_equal_sdpa_on_the_whole_sequence(W):
             assert res.grad_error is not None and res.grad_error < 1e-8, label
         # Every rank sends its K and V one hop per step but the last.
         n = L // W
-        kv_bytes = (
-            2 * cfg.batch * cfg.heads * n * cfg.head_dim * (4 if cfg.dtype == "float32" else 8)
-        )
+        kv_bytes = 2 * cfg.batch * cfg.heads * n * cfg.head_dim * getattr(torch, cfg.dtype).itemsize
         assert [r.bytes_sent for r in res.ranks] == [(W - 1) * kv_bytes] * W
         if cfg.causal and cfg.layout == "contiguous":
             for r in res.ranks:  # only the own (diagonal) block masked, future blocks skipped
@@ -107,3 +107,14 @@ def test_cli_rejects_bad_input_before_starting_anything(capsys):
     assert "10 is not divisible by 2·world_size = 8" in capsys.readouterr().err
     assert main(["--world-size", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+def test_a_subgroup_ring_addresses_its_peers_by_global_rank():
+    cfgs = [
+        DemoConfig(seq_len=24, heads=2, head_dim=4, causal=causal, layout=layout, dtype="float64")
+        for layout, causal in (("contiguous", True), ("zigzag", True), ("striped", False))
+    ]
+    for errs in run_local(4, cfgs, task=probe_subgroup, timeout=45):
+        assert errs[0] == -1.0  # rank 0 is not in the group
+        assert all(0 <= e < 1e-9 for e in errs[1:]), errs

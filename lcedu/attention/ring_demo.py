@@ -29,6 +29,7 @@ __all__ = [
     "run_ring_demo",
     "format_results",
     "probe_mismatched_shapes",
+    "probe_subgroup",
     "main",
 ]
 
@@ -38,6 +39,9 @@ _DTYPES = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
 }
+
+
+_KINDS = ("full", "masked", "skip")
 
 
 @dataclass(frozen=True)
@@ -134,9 +138,10 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
     outs = gather(out)
     gparts = [gather(gr) for gr in grads] if grads is not None else None
     mine = RankResult(rank, seconds, int(stats["bytes_sent"]), list(stats["kinds"]), 0.0)
-    row = torch.tensor([seconds], dtype=torch.float64, device=device)
+    codes = [_KINDS.index(kd) for kd in stats["kinds"]]
+    row = torch.tensor([seconds, stats["bytes_sent"], *codes], dtype=torch.float64, device=device)
     rows = [torch.empty_like(row) for _ in range(W)]
-    dist.all_gather(rows, row)  # every rank's time, so rank 0 can print them all
+    dist.all_gather(rows, row)  # every rank's time, bytes and block kinds, for rank 0 to print
     if rank != 0:
         return mine
 
@@ -146,11 +151,10 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
     full = gather_sequence(outs, cfg.layout)
     err = _err(full, ref)
     result.max_error = err
-    kinds_seen = _kinds_of_all_ranks(cfg, W)
     for r in range(W):
         shard_err = _err(outs[r], shard_sequence(ref.detach(), W, r, cfg.layout))
-        sent = int(stats["bytes_sent"])  # every rank sends the same number of bytes
-        result.ranks.append(RankResult(r, float(rows[r][0]), sent, kinds_seen[r], shard_err))
+        sent, kinds = int(rows[r][1]), [_KINDS[int(c)] for c in rows[r][2:]]
+        result.ranks.append(RankResult(r, float(rows[r][0]), sent, kinds, shard_err))
     if cfg.backward:
         ref_grads = torch.autograd.grad(ref, ref_in, dout)
         result.grad_error = max(
@@ -166,13 +170,6 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
         )
     result.ok = bool(ok)
     return result
-
-
-def _kinds_of_all_ranks(cfg: DemoConfig, W: int) -> list[list[str]]:
-    from lcedu.attention.ring import ring_schedule
-
-    tr = ring_schedule(cfg.seq_len, W, causal=cfg.causal, layout=cfg.layout)
-    return [[tr.at(s, r).kind for s in range(W)] for r in range(W)]
 
 
 def _err(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -211,6 +208,35 @@ def probe_mismatched_shapes(cfg: DemoConfig, device: torch.device) -> str:
     except ValueError as e:
         return str(e)
     return "no error"
+
+
+def probe_subgroup(cfg: DemoConfig, device: torch.device) -> list[float]:
+    """Ring attention inside a sub-group (global ranks 1..W-1), checked against SDPA.
+
+    The neighbours' group ranks differ from their global ranks here, so this proves that
+    `ring_attention(group=...)` addresses its peers correctly. Returns, on every rank, each
+    global rank's max error (−1 for rank 0, which is not in the group).
+    """
+    import torch.distributed as dist
+    import torch.nn.functional as F
+
+    from lcedu.attention.ring import ring_attention, shard_sequence
+
+    W, rank = dist.get_world_size(), dist.get_rank()
+    members = list(range(1, W))
+    group = dist.new_group(ranks=members)
+    err = -1.0
+    if rank in members:
+        g, gw = dist.get_rank(group), len(members)
+        q, k, v, _ = _inputs(cfg, device)
+        parts = [shard_sequence(t, gw, g, cfg.layout).contiguous() for t in (q, k, v)]
+        out = ring_attention(*parts, group=group, causal=cfg.causal, layout=cfg.layout)
+        ref = F.scaled_dot_product_attention(q, k, v, is_causal=cfg.causal)
+        err = _err(out, shard_sequence(ref, gw, g, cfg.layout))
+    errs = [torch.zeros(1, dtype=torch.float64, device=device) for _ in range(W)]
+    dist.all_gather(errs, torch.tensor([err], dtype=torch.float64, device=device))
+    dist.destroy_process_group(group)
+    return [float(e[0]) for e in errs]
 
 
 def _child(rank, world_size, port, backend, configs, timeout, q, task=None):
