@@ -11,9 +11,17 @@ _EXPORTS = {
     "rope_cos_sin": "rope",
     "apply_rope": "rope",
     "RotaryEmbedding": "rope",
+    "rotate_half": "rope",
     "alibi_slopes": "alibi",
     "alibi_bias": "alibi",
     "alibi_attention": "alibi",
+    "alibi_score_mod": "alibi",
+    "alibi_flex_attention": "alibi",
+    "alibi_effective_span": "alibi",
+    "alibi_bias_bytes": "alibi",
+    "ALiBiAttention": "alibi",
+    "LessonALiBiAttention": "alibi",
+    "lesson_buffer_bytes": "alibi",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
