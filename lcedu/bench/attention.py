@@ -131,9 +131,14 @@ def run_attention_bench(
     methods: tuple[str, ...] = METHODS,
     causal_modes: tuple[bool, ...] = (False, True),
     seed: int = 0,
+    long_n: int = 16384,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
-    """Time and measure every method at every length, causal and not; one row per run."""
+    """Time and measure every method at every length, causal and not; one row per run.
+
+    Each measurement: one call under the memory probe (also the warm-up), then the median
+    of `repeats` timed calls (one timed call from n >= long_n on, to bound the run time).
+    """
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
     unknown = set(methods) - set(METHODS)
@@ -168,13 +173,16 @@ def run_attention_bench(
                     continue
                 fn = calls[method]
                 with torch.no_grad():
-                    timing = time_fn(fn, warmup=1, repeats=repeats, device=dev)
+                    # The memory run doubles as the warm-up; one timed run at long lengths.
                     peak = measure_peak_memory(fn, device=dev)
+                    reps = 1 if n >= long_n else repeats
+                    timing = time_fn(fn, warmup=0, repeats=reps, device=dev)
                 flops = attention_flops(n, heads, head_dim, causal)
                 row.update(
                     status="ok",
                     median_ms=timing.median_s * 1e3,
                     min_ms=timing.min_s * 1e3,
+                    repeats=reps,
                     peak_bytes=peak,
                     tflops=flops / timing.median_s / 1e12,
                 )
@@ -199,7 +207,9 @@ def _ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def targets(rows: list[dict[str, Any]], device_type: str = "cpu") -> list[dict[str, Any]]:
+def targets(
+    rows: list[dict[str, Any]], device_type: str = "cpu", heads: int = 8
+) -> list[dict[str, Any]]:
     """The issue's targets, evaluated on measured rows (value None where not measured)."""
     out: list[dict[str, Any]] = []
 
@@ -234,7 +244,6 @@ def targets(rows: list[dict[str, Any]], device_type: str = "cpu") -> list[dict[s
         naive_peak = _get(rows, n, "naive", False, "peak_bytes")
         note = "naive measured"
         if naive_peak is None and flash_peak is not None:
-            heads = rows[0].get("heads", 8)
             naive_peak = naive_bytes(n, heads, 4)
             note = "naive skipped (memory limit): compared with its computed n×n need"
         add(
@@ -355,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(err))
     print()
     print(format_table(rows))
-    tg = targets(rows, dev.type)
+    tg = targets(rows, dev.type, heads=args.heads)
     print()
     for t in tg:
         value = "not measured" if t["value"] is None else f"{t['value']:.3f} {t['unit']}"
