@@ -44,10 +44,10 @@ def _batch_flags(flags: torch.Tensor | None, batch: int, name: str, fn: str) -> 
     return flags
 
 
-# Scores computed per step (elements). 2**23 fp32 numbers = 32 MiB: the work goes one
-# (batch, head) at a time, in runs of query blocks, so memory stays bounded at any length;
-# each step is a few large tensor operations (a handful of Python steps, never one per token).
-CHUNK_ELEMENTS = 2**23
+# Scores computed per step (elements): 2**20 fp32 numbers = 4 MiB, close to cache sizes.
+# The work goes one (batch, head) at a time, in runs of query blocks, so memory stays bounded
+# at any length; each step is a few large tensor operations (never one per token).
+CHUNK_ELEMENTS = 2**20
 
 
 def _banded(
@@ -161,8 +161,8 @@ def sliding_window_attention(
         padding_mask: boolean (n,) or (batch, n), True = real token. Padded keys are never
             attended; padded queries output zeros.
         scale: multiplies q·kᵀ; default 1/sqrt(head_dim).
-        block_size: queries per block (default: the window, at most n). Memory is
-            n·(block_size + 2·window) scores.
+        block_size: queries per block (default: min(window, 64)). Each block scores
+            block_size + 2·window keys, computed a few blocks at a time (bounded memory).
     """
     fn = "sliding_window_attention"
     check_qkv(q, k, v, name=fn)
@@ -173,8 +173,8 @@ def sliding_window_attention(
             f"got {n} and {k.shape[2]}"
         )
     _positive_int("window", window, fn)
-    if block_size is None:
-        block_size = max(1, min(window, n))
+    if block_size is None:  # 64 queries a block: spans of 64 + 2w keys waste little
+        block_size = max(1, min(window, n, 64))
     _positive_int("block_size", block_size, fn)
     if scale is None:
         scale = 1.0 / math.sqrt(D)
@@ -271,7 +271,7 @@ class LongformerSelfAttention(nn.Module):
         G = int(num_g.max()) if B else 0
         if G == 0:
             out = _banded(q, k, v, self.one_sided_window, causal=False, key_valid=real,
-                          scale=scale, block_size=max(1, min(self.one_sided_window, n)))
+                          scale=scale, block_size=max(1, min(self.one_sided_window, n, 64)))
         else:
             # Global positions first (stable), padded to G slots per batch row.
             idx = torch.argsort((~glob).to(torch.int8), dim=1, stable=True)[:, :G]  # (B, G)
@@ -282,7 +282,7 @@ class LongformerSelfAttention(nn.Module):
             # Global keys are seen through the extra columns, so drop them from the band
             # (no double counting), exactly as Hugging Face does.
             out = _banded(q, k, v, self.one_sided_window, causal=False, key_valid=real & ~glob,
-                          scale=scale, block_size=max(1, min(self.one_sided_window, n)),
+                          scale=scale, block_size=max(1, min(self.one_sided_window, n, 64)),
                           extra_k=ek, extra_v=ev, extra_valid=slot_ok)
             # Global rows: their own projections, attending to every real token. O(G·n).
             hg = torch.gather(hidden_states, 1, idx[:, :, None].expand(B, G, hidden))
