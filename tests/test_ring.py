@@ -211,6 +211,10 @@ def test_ring_step_skips_future_blocks_and_folds_in_past_ones():
     assert_close(o, want)
     with pytest.raises(ValueError, match="one position per token"):
         ring_step(q, k, v, out0, lse0, q_pos=qp[:3], k_pos=past, causal=True)
+    with pytest.raises(ValueError, match=r"out must have shape \(1, 2, 4, 8\)"):
+        ring_step(q, k, v, out0[..., :3], lse0, q_pos=qp, k_pos=past)
+    with pytest.raises(ValueError, match=r"lse must have shape \(1, 2, 4\)"):
+        ring_step(q, k, v, out0, lse0[..., None], q_pos=qp, k_pos=past)
 
 
 def test_lesson_step_agrees_without_causal_and_attends_the_future_with_it():

@@ -248,6 +248,13 @@ def ring_step(
     """
     check_qkv(q, k_block, v_block, name="ring_step")
     _check_positions(q, k_block, q_pos, k_pos)
+    want_out = (*q.shape[:3], v_block.shape[-1])
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want_out:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"ring_step: out must have shape {want_out}, got {got}")
+    if not isinstance(lse, torch.Tensor) or tuple(lse.shape) != want_out[:3]:
+        got = tuple(lse.shape) if isinstance(lse, torch.Tensor) else type(lse).__name__
+        raise ValueError(f"ring_step: lse must have shape {want_out[:3]}, got {got}")
     plan = plan_block(q_pos.cpu(), k_pos.cpu(), causal)
     return _apply_plan(q, k_block, v_block, out, lse, plan, scale)
 
