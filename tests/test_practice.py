@@ -79,6 +79,8 @@ def test_choose_method_follows_the_lessons_table():
     assert r.methods == ("Position Interpolation", "light fine-tuning") and r.rows == ("4K → 8K",)
     assert "YaRN" in choose_method(4096, 32768).methods
     assert "Position Interpolation" not in choose_method(4096, 32768).methods
+    assert choose_method(4096, 32768).rows == ("4K → 32K",)  # the lesson's row, no Flash yet
+    assert "FlashAttention" in choose_method(4096, 32769).methods
     assert choose_method(4096, 32768, from_scratch=True).methods[0] == "ALiBi"
     big = choose_method(32768, 131072, gpus=8)
     assert {"FlashAttention", "Ring Attention", "sparse attention"} <= set(big.methods)

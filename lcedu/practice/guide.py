@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 __all__ = ["Recommendation", "choose_method"]
 
 K = 1024
-LONG = 32 * K  # the lesson's "32K → 100K+" row starts here
+LONG = 32 * K  # the lesson's "32K → 100K+" row starts above 32K
 HUGE = 1_000_000  # "1M+"
 
 
@@ -52,7 +52,7 @@ def choose_method(
     """Recommend methods to go from `original_len` to `target_len` tokens (lesson §6.1).
 
     Positions: a factor up to 2 → PI (+ light fine-tuning); beyond → YaRN; training from
-    scratch → ALiBi. Compute: a target of 32K or more → FlashAttention, plus Ring
+    scratch → ALiBi. Compute: a target above 32K → FlashAttention, plus Ring
     Attention with more than one GPU and sparse attention to consider; 1M or more →
     state-space models (Mamba) or extremely sparse attention.
 
@@ -109,7 +109,7 @@ def choose_method(
             add("fine-tuning", "YaRN reaches its quality after a short fine-tune")
         else:
             notes.append("without fine-tuning, YaRN (or dynamic NTK) still beats PI, with a loss")
-    if target_len >= LONG:
+    if target_len > LONG:
         rows.append("32K → 100K+")
         add("FlashAttention", "required: the n x n score matrix no longer fits in memory")
         if gpus > 1:

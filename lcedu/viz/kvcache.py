@@ -91,7 +91,7 @@ def plot_cache_memory(rows: Sequence[Mapping[str, Any]]) -> Figure:
         ax.plot(
             [p[0] for p in pts],
             [p[1] / 2**20 for p in pts],
-            "o-",
+            marker="o",
             label=name,
             ls=["-", "--", ":", "-."][i % 4],
         )
