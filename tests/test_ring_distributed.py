@@ -118,3 +118,21 @@ def test_a_subgroup_ring_addresses_its_peers_by_global_rank():
     for errs in run_local(4, cfgs, task=probe_subgroup, timeout=45):
         assert errs[0] == -1.0  # rank 0 is not in the group
         assert all(0 <= e < 1e-9 for e in errs[1:]), errs
+
+
+def _die_on_rank_1(cfg, device):
+    """A task whose rank 1 dies mid-run while rank 0 waits for it in a collective."""
+    import os
+
+    import torch.distributed as dist
+
+    if dist.get_rank() == 1:
+        os._exit(3)
+    dist.barrier()
+    return "unreachable"
+
+
+@pytest.mark.timeout(60)
+def test_a_dead_rank_is_reported_and_the_others_are_stopped():
+    with pytest.raises(RuntimeError, match="died without reporting|rank 0:|did not finish"):
+        run_local(2, [DemoConfig(seq_len=4, heads=1, head_dim=4)], task=_die_on_rank_1, timeout=30)
