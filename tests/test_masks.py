@@ -138,3 +138,25 @@ def test_flex_mask_mods_match_masks():
     pad[0, 16:] = False
     got = flex_mask(longformer_mod(2, glob, pad), n, batch=2)
     assert torch.equal(got, longformer_mask(n, 2, glob, pad)[:, 0])
+
+
+def test_figures_and_widget_render():
+    from matplotlib.figure import Figure
+
+    from lcedu.viz.masks import (
+        plot_banded_blocks,
+        plot_lesson_global_diagram,
+        plot_mask,
+        plot_mask_gallery,
+        plot_receptive_field,
+    )
+    from lcedu.widgets.masks import parse_positions, render
+
+    figs = [plot_mask(sliding_window_mask(6, 1)), plot_mask_gallery(12, 1),
+            plot_lesson_global_diagram(), plot_banded_blocks(10, 2), plot_receptive_field(30, 1)]
+    figs += [render(pattern=p, n=12) for p in ("causal", "local", "dilated", "global",
+                                                 "longformer", "bigbird")]
+    assert all(isinstance(f, Figure) for f in figs)
+    assert parse_positions("0, 5", 8) == [0, 5]
+    with pytest.raises(ValueError):
+        parse_positions("9", 8)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from lcedu.attention.masks import (
     bigbird_mask,
@@ -134,6 +135,8 @@ def plot_banded_blocks(n: int = 20, window: int = 3, *, causal: bool = False) ->
               interpolation="nearest")
     for c in range(b, n, b):
         ax.axhline(c - 0.5, color="k", linewidth=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("key j")
     ax.set_ylabel("query i (blocks of window)")
     frac = computed.sum() / (n * n)
@@ -145,8 +148,8 @@ def plot_banded_blocks(n: int = 20, window: int = 3, *, causal: bool = False) ->
 def plot_receptive_field(
     n: int = 64, window: int = 2, layers: Sequence[int] = (1, 2, 4, 8), *, query: int | None = None
 ) -> Figure:
-    """Which tokens one query can draw on after L stacked windowed layers (left), and how
-    wide that is for plain and dilated windows (right): about 2·w·L + 1."""
+    """Which tokens one query can draw on after L stacked windowed layers (left), and how far
+    that reaches for plain and dilated windows (right): w·L, or w·dilation·L."""
     layers = list(layers)
     if not layers or any(isinstance(L, bool) or not isinstance(L, int) or L < 1 for L in layers):
         raise ValueError(f"layers must be positive integers, got {layers!r}")
@@ -163,12 +166,13 @@ def plot_receptive_field(
     a.set_xlabel("token")
     a.set_title(f"what token {q} can see (window {window} per layer)", fontsize=9)
     depth = list(range(1, max(layers) + 1))
+    pos = torch.arange(n)
     for dil in (1, 2):
         m = dilated_window_mask(n, window, dil)
-        widths = [int(receptive_field(m, L)[q].sum()) for L in depth]
-        b.plot(depth, widths, "o-", label=f"dilation {dil}")
+        reach = [int((pos[receptive_field(m, L)[q]] - q).abs().max()) for L in depth]
+        b.plot(depth, reach, "o-", label=f"dilation {dil}")
     b.set_xlabel("layers")
-    b.set_ylabel("tokens reachable")
+    b.set_ylabel("furthest token reached (distance)")
     b.legend(fontsize=8)
     b.grid(True, alpha=0.3)
     return fig
