@@ -31,6 +31,18 @@ _EXPORTS = {
     "gather_sequence": "ring",
     "simulate_ring_attention": "ring",
     "ring_attention": "ring",
+    "token_positions": "ring",
+    "block_attention": "ring",
+    "plan_block": "ring",
+    "BlockPlan": "ring",
+    "ring_step": "ring",
+    "RingStep": "ring",
+    "RingTrace": "ring",
+    "ring_schedule": "ring",
+    "ring_memory_per_rank": "ring",
+    "lesson_ring_attention_forward": "ring",
+    "lesson_ring_step": "ring",
+    "LAYOUTS": "ring",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
