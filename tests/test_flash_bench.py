@@ -37,7 +37,13 @@ def test_flops_and_bytes_formulas():
 
 def test_small_run_measures_and_skips():
     rows = run_attention_bench(
-        (32, 64), heads=2, head_dim=8, repeats=1, max_bytes=20_000, log=lambda s: None
+        (32, 64),
+        heads=2,
+        head_dim=8,
+        repeats=1,
+        max_bytes=20_000,
+        methods=("naive", "flash", "sdpa_flash", "triton"),
+        log=lambda s: None,
     )
     by = {(r["n"], r["causal"], r["method"]): r for r in rows}
     assert by[(32, False, "flash")]["status"] == "ok"
