@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import statistics
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,36 @@ CONFIGS = [
 ]
 
 
+def _child_peak(
+    config: int, layers: int, d_model: int, heads: int, batch: int, seq: int, seed: int
+) -> int | None:
+    """Run in a fresh process: peak memory of one training step of CONFIGS[config]."""
+    _, ck, dt = CONFIGS[config]
+    torch.manual_seed(seed)
+    model = BlockStack(layers, d_model, heads, checkpointing=ck)
+    x = torch.randn(batch, seq, d_model)
+    training_step(model, x[:, :8], autocast_dtype=dt)  # kernels initialised, grads allocated
+    return measure_peak_memory(lambda: training_step(model, x, autocast_dtype=dt))
+
+
+def _peak_in_fresh_process(config: int, *args: int) -> int | None:
+    """A new interpreter per configuration: the C allocator keeps memory it once held, so
+    peaks measured one after another in one process hide each other."""
+    code = (
+        "import json, sys\n"
+        "from lcedu.bench.practice import _child_peak\n"
+        "print(json.dumps(_child_peak(*json.loads(sys.argv[1]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps([config, *args])],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure_memory_tricks(
     *,
     layers: int = 4,
@@ -43,30 +77,46 @@ def measure_memory_tricks(
     seq: int = 512,
     repeats: int = 3,
     seed: int = 0,
+    fresh_process_peaks: bool = False,
 ) -> list[dict[str, Any]]:
-    """Step time, peak memory and saved-activation bytes for the four configurations."""
+    """Step time, peak memory and saved-activation bytes for the four configurations.
+
+    Times are taken round-robin (one step of each configuration in turn, `repeats` rounds,
+    median per configuration) so that a change in machine load hits all of them alike.
+    With `fresh_process_peaks`, each peak is measured in a new Python process.
+    """
     torch.manual_seed(seed)
     model = BlockStack(layers, d_model, heads)
     x = torch.randn(batch, seq, d_model)
-    # Allocate the gradients once so that no configuration pays for them in its peak.
-    training_step(model, x[:, :8])
-    rows = []
-    for name, ck, dt in CONFIGS:
+    training_step(model, x[:, :8])  # allocate the gradients once, outside every peak
+
+    def step(ck: bool, dt: torch.dtype | None) -> None:
         model.checkpointing = ck
+        model.zero_grad(set_to_none=False)
+        training_step(model, x, autocast_dtype=dt)
 
-        def step(dt=dt):
-            model.zero_grad(set_to_none=False)
-            training_step(model, x, autocast_dtype=dt)
-
-        timing = time_fn(step, warmup=1, repeats=repeats)
-        peak = measure_peak_memory(step)
+    times: dict[str, list[float]] = {name: [] for name, _, _ in CONFIGS}
+    for _name, ck, dt in CONFIGS:  # warm-up
+        step(ck, dt)
+    for _ in range(repeats):
+        for name, ck, dt in CONFIGS:
+            times[name].append(
+                time_fn(lambda ck=ck, dt=dt: step(ck, dt), warmup=0, repeats=1).median_s
+            )
+    rows = []
+    for i, (name, ck, dt) in enumerate(CONFIGS):
+        if fresh_process_peaks:
+            peak = _peak_in_fresh_process(i, layers, d_model, heads, batch, seq, seed)
+        else:
+            peak = measure_peak_memory(lambda ck=ck, dt=dt: step(ck, dt))
+        model.checkpointing = ck
         saved = saved_activation_bytes(model, x, autocast_dtype=dt)
         rows.append(
             {
                 "config": name,
                 "checkpointing": ck,
                 "autocast": str(dt).replace("torch.", ""),
-                "step_ms": timing.median_ms,
+                "step_ms": statistics.median(times[name]) * 1e3,
                 "peak_bytes": peak,
                 "saved_bytes": saved,
             }
@@ -202,10 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=512)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="a small, fast configuration")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="CSV to write")
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument(
+        "--same-process",
+        action="store_true",
+        help="measure peaks in this process (faster, less trustworthy on CPU)",
+    )
     a = p.parse_args(argv)
     if a.quick:
         a.layers, a.d_model, a.batch, a.seq, a.repeats = 2, 64, 2, 128, 2
@@ -230,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         r["seq_len"] = a.seq
     print(format_tricks_table(tricks))
     print(
-        "\nsaved = bytes autograd keeps for backward (exact, saved-tensor hooks); peak = peak "
-        "RSS above the start (CPU) or allocator peak (CUDA)\n"
+        "\nstep ms: median of round-robin steps. saved: bytes autograd keeps for backward "
+        "(exact, saved-tensor hooks).\npeak: peak RSS above the start of one step, each "
+        "configuration in a fresh process (CPU), or the allocator's peak (CUDA).\n"
     )
     caches = measure_cache_memory()
     print("KV-cache bytes, one layer, 8 heads x 64 dims, fp16, one sequence:")
