@@ -29,6 +29,7 @@ __all__ = [
     "longformer_mod",
     "block_sparse_mod",
     "flex_mask",
+    "sliding_window_block_mask",
     "flex_sliding_window_attention",
 ]
 
@@ -187,6 +188,23 @@ def flex_mask(mod: MaskMod, n: int, *, batch: int | None = None) -> torch.Tensor
     return m[:, 0] if batch else m[0, 0]
 
 
+@functools.lru_cache(maxsize=16)
+def sliding_window_block_mask(
+    n: int, window: int, *, causal: bool = False, device: str = "cpu", block_size: int = 128
+):
+    """FlexAttention's BlockMask for a sliding window over n tokens (cached per shape).
+
+    It lists, per block of queries, the key blocks that hold any allowed pair, so the
+    compiled kernel visits about (2·window / block_size + 2) tiles per query block, not n /
+    block_size. Building it evaluates the mask_mod, so it is made once and reused.
+    """
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    bs = max(1, min(block_size, n))
+    mod = sliding_window_mod(window, causal=causal)
+    return create_block_mask(mod, None, None, n, n, device=device, BLOCK_SIZE=bs)
+
+
 @functools.lru_cache(maxsize=1)
 def _compiled_flex() -> Callable:
     from torch.nn.attention.flex_attention import flex_attention
@@ -226,10 +244,16 @@ def flex_sliding_window_attention(
             raise ValueError(f"{fn}: global tokens are only defined without causal masking")
         flags = as_global_flags(n, global_tokens, fn=fn, device=q.device)
         mod = longformer_mod(window, flags)
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    from torch.nn.attention.flex_attention import flex_attention
 
-    bs = max(1, min(block_size, n))
-    block_mask = create_block_mask(mod, None, None, n, n, device=q.device, BLOCK_SIZE=bs)
+    if global_tokens is None:  # reused across calls, like a precomputed dense mask
+        block_mask = sliding_window_block_mask(n, window, causal=causal, device=str(q.device),
+                                               block_size=block_size)
+    else:
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        bs = max(1, min(block_size, n))
+        block_mask = create_block_mask(mod, None, None, n, n, device=q.device, BLOCK_SIZE=bs)
     scale = 1.0 / math.sqrt(q.shape[-1])
     if compiled:
         return _compiled_flex()(q, k, v, block_mask=block_mask, scale=scale)

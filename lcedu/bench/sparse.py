@@ -261,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {info['device_name']}, torch {info['torch']}, {info['date']}")
     print(f"# fp32, batch 1, {args.heads} heads x {args.head_dim} dims, one-sided window "
           f"{args.window}, median of {args.repeats}")
+    print("# masks are built once, outside the timings: SDPA's dense n x n boolean mask, "
+          "FlexAttention's BlockMask")
     rows = run_sparse_bench(
         tuple(args.sizes), window=args.window, heads=args.heads, head_dim=args.head_dim,
         repeats=args.repeats, max_dense_bytes=int(args.max_dense_gib * 2**30), methods=methods,
