@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--head-dim", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument(
         "--max-gib",
         type=float,
