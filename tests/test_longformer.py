@@ -140,3 +140,20 @@ def test_bad_input_raises_value_error(make, call):
             make()
         else:
             call(LongformerSelfAttention(8, 2, 4))
+
+
+def test_chunked_path_matches_dense_formulation(monkeypatch):
+    import lcedu.attention.sliding_window as sw
+
+    monkeypatch.setattr(sw, "CHUNK_ELEMENTS", 100)  # one head and one block per step
+    mod = LongformerSelfAttention(12, 3, attention_window=4).double()
+    h, pad, glob = _inputs(2, 19, 12, seed=12)
+    glob[0, [2, 15]] = True
+    glob[1, 7] = True
+    pad[0, 17:] = False
+    h.requires_grad_(True)
+    got = mod(h, pad, glob)
+    want = _dense_longformer(mod, h, pad, glob)
+    assert_close(got, want)
+    for a, b in zip(torch.autograd.grad(got.sum(), h), torch.autograd.grad(want.sum(), h)):
+        assert_close(a, b)

@@ -44,10 +44,10 @@ def _batch_flags(flags: torch.Tensor | None, batch: int, name: str, fn: str) -> 
     return flags
 
 
-# Scores computed per step (elements): 2**20 fp32 numbers = 4 MiB, close to cache sizes.
+# Scores computed per step (elements): 2**22 fp32 numbers = 16 MiB, few steps, bounded.
 # The work goes one (batch, head) at a time, in runs of query blocks, so memory stays bounded
 # at any length; each step is a few large tensor operations (never one per token).
-CHUNK_ELEMENTS = 2**20
+CHUNK_ELEMENTS = 2**22
 
 
 def _banded(
@@ -94,29 +94,40 @@ def _banded(
     kv[:, left : left + n] = True if key_valid is None else key_valid
     blocked = ~(band & kv.unfold(1, span, b)[:, :, None, :])  # (B', nb, b, span), once
     neg = torch.finfo(q.dtype).min  # finite: a row with no key gives no NaN
+    # The mask as an additive bias (0 or the lowest float), added inside the matmul
+    # (`baddbmm`): one pass over the scores fewer than a separate masked_fill.
+    bias = torch.zeros(blocked.shape, dtype=q.dtype, device=dev).masked_fill_(blocked, neg)
 
     G = extra_k.shape[2] if extra_k is not None else 0
     chunk_elements = chunk_elements or CHUNK_ELEMENTS
-    gc = max(1, min(nb, chunk_elements // (b * (span + G))))  # query blocks per step
+    per_block = b * (span + G)
+    if nb * per_block * H <= chunk_elements:  # small: all heads in one step (fewest ops)
+        gh, gc = H, nb
+    else:  # large: one head at a time, runs of query blocks
+        gh, gc = 1, max(1, min(nb, chunk_elements // per_block))
 
     grad = torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v))
     low = q.dtype in (torch.float16, torch.bfloat16)
     Dv = v.shape[-1]
-    # One (batch, head) at a time: the 3-D batched matmuls then read the strided key/value
-    # spans in place, with no copy of K or V per block.
+    # With one head per step the 3-D batched matmuls read the strided key/value spans in
+    # place, with no copy of K or V per block.
     direct = not grad and G == 0
     out = torch.empty(B, H, nb, b, Dv, dtype=q.dtype, device=dev) if direct else None
     pieces = []
     for bi in range(B):
-        blocked_b = blocked[bi if blocked.shape[0] > 1 else 0]
-        for h in range(H):
+        bias_b = bias[bi if bias.shape[0] > 1 else 0]
+        for h0 in range(0, H, gh):
+            hk = h0 if gh == 1 else slice(h0, h0 + gh)  # an int drops the head dimension
             for c0 in range(0, nb, gc):
                 cs = slice(c0, min(nb, c0 + gc))
-                qc = qb[bi, h, cs]  # (gc, b, D)
-                scores = torch.bmm(qc, kwin[bi, h, cs])  # (gc, b, span)
-                scores.masked_fill_(blocked_b[cs], neg)
+                qc = qb[bi, hk, cs]  # ([gh,] gc, b, D)
+                if gh == 1:
+                    scores = torch.baddbmm(bias_b[cs], qc, kwin[bi, hk, cs])  # (gc, b, span)
+                else:
+                    scores = torch.matmul(qc, kwin[bi, hk, cs]).add_(bias_b[cs])
                 if G:
-                    es = torch.matmul(qc, extra_k[bi, h].transpose(0, 1))  # (gc, b, G)
+                    ekt = extra_k[bi, hk].transpose(-1, -2)  # ([gh,] D, G)
+                    es = torch.matmul(qc, ekt if gh == 1 else ekt[:, None])
                     es.masked_fill_(~extra_valid[bi], neg)
                     scores = torch.cat([scores, es], dim=-1)
                 if grad or low:
@@ -125,14 +136,18 @@ def _banded(
                 else:  # in place: the score tensor stays the only large buffer
                     probs = torch.softmax(scores, dim=-1, out=scores)
                 if direct:
-                    torch.bmm(probs, vwin[bi, h, cs], out=out[bi, h, cs])
+                    torch.matmul(probs, vwin[bi, hk, cs], out=out[bi, hk, cs])
                     continue
-                o = torch.bmm(probs[..., :span], vwin[bi, h, cs])  # (gc, b, Dv)
+                o = torch.matmul(probs[..., :span], vwin[bi, hk, cs])  # ([gh,] gc, b, Dv)
                 if G:
-                    o = o + torch.matmul(probs[..., span:], extra_v[bi, h])
-                pieces.append(o)
+                    ev = extra_v[bi, hk]
+                    o = o + torch.matmul(probs[..., span:], ev if gh == 1 else ev[:, None])
+                pieces.append(o if gh > 1 else o[None])
     if not direct:
-        out = torch.cat(pieces, dim=0) if len(pieces) > 1 else pieces[0]
+        per_step = len(pieces) // B
+        rows = [torch.cat(pieces[i * per_step:(i + 1) * per_step], dim=0 if gh > 1 else 1)
+                for i in range(B)]
+        out = torch.stack(rows)  # (B, H, nb, b, Dv)
     return out.reshape(B, H, L, Dv)[:, :, :n]
 
 
