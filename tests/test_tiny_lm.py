@@ -15,6 +15,16 @@ from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
 from lcedu.testing import assert_close, seed_everything
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster on one thread when the CPU is shared (no effect on results'
+    correctness; restored afterwards)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def small(pos: str, **kw) -> TinyLM:
     cfg = dict(pos=pos, dim=30, layers=2, heads=3, max_len=24)  # odd head count, head_dim 10
     cfg.update(kw)
