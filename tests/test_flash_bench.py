@@ -77,7 +77,7 @@ def test_targets_from_rows():
         row(16384, False, "flash", 1, 10 * 2**20),
     ]
     t = {x["target"].split(" at ")[0]: x for x in targets(rows)}
-    first = t["flash_attention (ours, 128) within 2x of SDPA flash"]
+    first = t["flash_attention (ours, 128): within 2x of SDPA flash"]
     assert first["value"] == pytest.approx(1.5) and first["met"] is True
     mem = t["flash peak extra memory <= 1/16 of naive's"]
     assert mem["met"] is True and "computed" in mem["note"]
