@@ -126,7 +126,8 @@ def test_passkey_prompt_hides_the_key_and_asks_for_it(corpus):
     assert len(text) == 300 and start == 295
     assert text.endswith(b"\nPASSKEY = 40213")
     assert text.count(b"PASSKEY = 40213") == 2
-    assert 80 < text.index(b"PASSKEY") < 160
+    assert b"\nPASSKEY = 40213\n" in text
+    assert 134 - 80 <= text.index(b"PASSKEY") - 1 <= 134 + 80  # depth 0.5 of 267 filler bytes
     early, _ = evaluate.passkey_example(corpus.val, 300, 0.0, "40213")
     assert bytes(early.tolist()).startswith(b"\nPASSKEY = 40213\n")
 

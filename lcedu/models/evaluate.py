@@ -121,7 +121,7 @@ def passkey_example(
     """A prompt of exactly ``length`` bytes and the index where the answer's digits start.
 
     The line ``PASSKEY = <key>`` sits at fraction ``depth`` of the filler (0 = start, 1 = just
-    before the question), moved back to a line start; the prompt ends ``PASSKEY = <key>``
+    before the question), moved to the nearest line break; the prompt ends ``PASSKEY = <key>``
     so the model is scored, teacher-forced, on predicting each digit of the key.
     """
     if not 0.0 <= depth <= 1.0:
@@ -137,9 +137,13 @@ def passkey_example(
         raise ValueError(f"filler has {filler.numel()} bytes, {n_fill} are needed")
     text = bytes(filler[:n_fill].tolist())
     cut = int(round(depth * n_fill))
-    newline = text.rfind(b"\n", 0, cut)
-    if newline > 0 and cut - newline < 200:
-        cut = newline
+    # move to the nearest line break (within 80 bytes) so the needle is a line of its own
+    before, after = text.rfind(b"\n", 0, cut), text.find(b"\n", cut)
+    near = [i for i in (before, after) if i >= 0 and abs(i - cut) <= 80]
+    if cut in (0, n_fill):  # the very start, or right before the question: keep it there
+        near = []
+    if near:
+        cut = min(near, key=lambda i: abs(i - cut))
     prompt = text[:cut] + needle + text[cut:] + question + key.encode()
     assert len(prompt) == length
     return torch.tensor(list(prompt), dtype=torch.long), length - len(key)
