@@ -13,8 +13,10 @@ import argparse
 import csv
 import ctypes
 import json
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 from lcedu.attention.masks import sliding_window_mask
 from lcedu.attention.reference import attention
 from lcedu.attention.sliding_window import sliding_window_attention
-from lcedu.bench import environment_info, measure_peak_memory, time_fn
+from lcedu.bench import environment_info, measure_peak_memory
 from lcedu.kvcache.memory import attention_matrix_bytes, format_bytes
 
 __all__ = ["METHODS", "run_sparse_bench", "targets", "read_results", "main", "DEFAULT_CSV"]
@@ -115,21 +117,21 @@ def run_sparse_bench(
             }
             if flex_run is not None:
                 calls["flex_compiled"] = lambda q=q, k=k, v=v: flex_run(q, k, v)
+            measured: list[tuple[dict[str, Any], Callable[[], Any], float]] = []
             for method in methods:
                 row: dict[str, Any] = {"n": n, "method": method, "score_matrix_bytes": score_bytes,
                                        "window": window, "heads": heads, "head_dim": head_dim}
+                rows.append(row)
                 if method == "dense_reference" and DENSE_REFERENCE_COPIES * score_bytes > (
                     max_dense_bytes
                 ):
                     row.update(status="skipped", note=(
                         f"needs ~{format_bytes(DENSE_REFERENCE_COPIES * score_bytes)} "
                         f"(> {format_bytes(max_dense_bytes)} limit)"))
-                    rows.append(row)
                     log(f"n={n:>6} {method:<16} skipped: {row['note']}")
                     continue
                 if method not in calls:
                     row.update(status="unavailable", note=flex_why)
-                    rows.append(row)
                     continue
                 fn = calls[method]
                 t0 = time.perf_counter()
@@ -138,15 +140,25 @@ def run_sparse_bench(
                 row["max_abs_err"] = float((out - expected).abs().max())
                 del out
                 _mmap_threshold(64 * 1024)
-                peak = measure_peak_memory(fn)
+                row["peak_bytes"] = measure_peak_memory(fn)
                 _mmap_threshold(32 * 2**20)
-                timing = time_fn(fn, warmup=0, repeats=repeats)
-                row.update(status="ok", median_ms=timing.median_s * 1e3,
-                           min_ms=timing.min_s * 1e3, peak_bytes=peak)
-                if method == "flex_compiled":
-                    row["compile_s"] = max(0.0, first - timing.median_s)
-                rows.append(row)
-                log(f"n={n:>6} {method:<16} {row['median_ms']:>10.1f} ms  peak "
+                measured.append((row, fn, first))
+            # Round robin: repeat r of every method runs before repeat r + 1 of any, so a
+            # change in the machine's load hits all methods alike.
+            times: dict[str, list[float]] = {r["method"]: [] for r, _, _ in measured}
+            for _ in range(repeats):
+                for row, fn, _ in measured:
+                    t0 = time.perf_counter()
+                    fn()
+                    times[row["method"]].append(time.perf_counter() - t0)
+            for row, _, first in measured:
+                ts = times[row["method"]]
+                row.update(status="ok", median_ms=statistics.median(ts) * 1e3,
+                           min_ms=min(ts) * 1e3)
+                if row["method"] == "flex_compiled":
+                    row["compile_s"] = max(0.0, first - statistics.median(ts))
+                peak = row["peak_bytes"]
+                log(f"n={n:>6} {row['method']:<16} {row['median_ms']:>10.1f} ms  peak "
                     f"{format_bytes(peak) if peak is not None else 'n/a':>10}  "
                     f"err {row['max_abs_err']:.1e}")
             del mask, calls, expected
