@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -58,8 +59,13 @@ def _peak_in_fresh_process(config: int, *args: int) -> int | None:
         "from lcedu.bench.practice import _child_peak\n"
         "print(json.dumps(_child_peak(*json.loads(sys.argv[1]))))"
     )
+    # A fixed mmap threshold: glibc otherwise raises it after the first large free and then
+    # serves big tensors from its heap, whose frees never unmap, so the kernel's high-water
+    # mark (updated when memory is unmapped) misses the peak.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     out = subprocess.run(
         [sys.executable, "-c", code, json.dumps([config, *args])],
+        env=env,
         capture_output=True,
         text=True,
         timeout=900,
