@@ -87,4 +87,4 @@ def test_figures_are_committed_as_images(path):
         for out in c.outputs:
             data = out.get("data", {})
             if str(data.get("text/plain", "")).startswith("<Figure size"):
-                assert "image/png" in data, "a figure committed without its image (import lcedu.viz)"
+                assert "image/png" in data, "a figure committed without its image (use lcedu.viz)"
