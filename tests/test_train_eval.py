@@ -77,17 +77,22 @@ def test_resume_continues_exactly_and_refuses_another_scheme(corpus, tmp_path):
         load_checkpoint(ckpt_path, pos="alibi")
 
 
-@pytest.mark.parametrize("pos", SCHEMES)
-def test_shipped_checkpoint_reproduces_recorded_validation_loss(pos):
-    model, ckpt = load_checkpoint(shipped_checkpoint(pos), pos=pos)
-    metrics = json.loads(shipped_checkpoint(pos).with_suffix(".json").read_text())
+FINE_TUNES = ["rope_none_ft1024", "rope_linear_ft1024", "rope_yarn_ft1024"]
+
+
+@pytest.mark.parametrize("name", list(SCHEMES) + FINE_TUNES)
+def test_shipped_checkpoint_reproduces_recorded_validation_loss(name):
+    pos = name.split("_")[0]
+    path = shipped_checkpoint(pos).with_name(f"{name}.pt")
+    model, ckpt = load_checkpoint(path, pos=pos)
+    metrics = json.loads(path.with_suffix(".json").read_text())
     assert ckpt["step"] == metrics["step"] and metrics["pos"] == pos
     windows = subset_from_metrics(metrics)
-    assert windows.shape == (metrics["eval_subset"]["windows"], 257)
+    assert windows.shape == (metrics["eval_subset"]["windows"], model.config.max_len + 1)
     got = subset_loss(model, windows)
     # float32 tolerance of the course's table: the sum order may differ across thread counts
     assert_close(torch.tensor(got), torch.tensor(metrics["val_loss_subset"]), dtype=torch.float32)
-    assert shipped_checkpoint(pos).stat().st_size < 5_000_000
+    assert path.stat().st_size < 5_000_000
 
 
 @pytest.mark.parametrize("pos", ["rope", "alibi", "learned"])
@@ -118,6 +123,24 @@ def test_rope_scalings_at_evaluation_follow_the_factor():
     assert yarn.attention_factor == pytest.approx(0.1 * torch.log(torch.tensor(4.0)).item() + 1)
     assert yarn.inv_freq[0] == rope_inv_freq(d)[0]  # fastest pair is extrapolated, untouched
     assert_close(yarn.inv_freq[-1], rope_inv_freq(d)[-1] / 4)  # slowest pair interpolated
+
+
+def test_fine_tune_starts_from_a_checkpoint_with_scaling_built_in(corpus, tmp_path):
+    out = tmp_path / "short.pt"
+    train.train(TrainConfig(pos="rope", steps=2, eval_every=2, **QUICK), out, corpus=corpus,
+                progress=False)
+    quick = {**QUICK, "seq_len": 128}
+    cfg = TrainConfig(pos="rope", steps=2, eval_every=2, init=str(out), rope_scaling="linear",
+                      rope_original_len=64, **quick)
+    tuned = train.train(cfg, corpus=corpus, progress=False).model
+    assert_close(tuned.rope_inv_freq, rope_inv_freq(16) / 2)  # PI: 64 -> 128 is a factor 2
+    with pytest.raises(ValueError, match="scaling built in"):
+        evaluate.rope_override(tuned, "yarn", 512)
+    with pytest.raises(ValueError, match="trained with position scheme 'rope', not 'alibi'"):
+        train.train(TrainConfig(pos="alibi", steps=2, init=str(out), **QUICK), corpus=corpus,
+                    progress=False)
+    with pytest.raises(ValueError, match="rope_scaling needs pos='rope'"):
+        TrainConfig(pos="alibi", rope_scaling="yarn", rope_original_len=64, **QUICK)
 
 
 def test_passkey_prompt_hides_the_key_and_asks_for_it(corpus):
@@ -151,6 +174,8 @@ def test_bad_input_raises_clear_errors(capsys):
                           "--expect-pos", "alibi"]) == 2
     assert "trained with position scheme 'rope'" in capsys.readouterr().err
     assert evaluate.main(["--pos", "rope", "--scalings", "xpos"]) == 2
+    with pytest.raises(ValueError, match="no shipped checkpoint named 'xpos'"):
+        evaluate.shipped_metrics("xpos")
     with pytest.raises(ValueError, match=r"\.pt file"):
         train.checkpoint_paths("run.ckpt")
 

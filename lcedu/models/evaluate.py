@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from lcedu.models.data import eval_windows, load_corpus
 from lcedu.models.positional import SCHEMES
 from lcedu.models.tiny_lm import RopeOverride, TinyLM
-from lcedu.models.train import load_checkpoint, shipped_checkpoint
+from lcedu.models.train import SHIPPED_DIR, load_checkpoint, shipped_checkpoint
 from lcedu.positions import scaling as rope_scaling
 
 __all__ = [
@@ -55,6 +55,11 @@ def rope_override(model: TinyLM, method: str, eval_len: int) -> RopeOverride | N
     if method != "none" and cfg.pos != "rope":
         raise ValueError(
             f"RoPE scaling {method!r} needs a RoPE model; this checkpoint uses {cfg.pos!r}"
+        )
+    if method != "none" and cfg.rope_scaling != "none":
+        raise ValueError(
+            f"this model was fine-tuned with {cfg.rope_scaling!r} scaling built in; "
+            "evaluate it with scaling 'none'"
         )
     train_len = cfg.max_len
     if method == "none" or eval_len <= train_len:
@@ -223,7 +228,7 @@ def evaluate_model(
 ) -> dict:
     """Perplexity per (scaling, length) and passkey accuracy per scaling, as one dict."""
     pos = model.config.pos
-    if pos != "rope":
+    if pos != "rope" or model.config.rope_scaling != "none":
         scalings, passkey_scalings = ["none"], ["none"]
     ppl: dict[str, list] = {}
     for method in scalings:
@@ -247,13 +252,21 @@ def evaluate_model(
     return {"pos": pos, "train_len": model.config.max_len, "perplexity": ppl, "passkey": passkey}
 
 
-def shipped_metrics(pos: str) -> tuple[dict, dict | None]:
-    """The recorded training metrics of a shipped checkpoint, and its evaluation (if any)."""
-    path = shipped_checkpoint(pos)
+def shipped_metrics(name: str) -> tuple[dict, dict | None]:
+    """The recorded training metrics of a shipped checkpoint, and its evaluation (if any).
+
+    ``name`` is a scheme ("rope", "alibi", …) or a shipped fine-tune such as
+    "rope_yarn_ft1024" (see lcedu/data/checkpoints/README.md).
+    """
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+        raise ValueError(f"name must be a scheme or a shipped checkpoint's name, got {name!r}")
+    path = SHIPPED_DIR / f"{name}.pt"
     train_json = path.with_suffix(".json")
     if not train_json.is_file():
-        raise ValueError(f"no shipped metrics for scheme {pos!r} ({train_json.name} is missing)")
-    eval_json = path.with_name(f"{pos}.eval.json")
+        raise ValueError(
+            f"no shipped checkpoint named {name!r}; the schemes are {', '.join(SCHEMES)}"
+        )
+    eval_json = path.with_name(f"{name}.eval.json")
     evaluation = json.loads(eval_json.read_text()) if eval_json.is_file() else None
     return json.loads(train_json.read_text()), evaluation
 

@@ -22,6 +22,7 @@ from lcedu.models.positional import (
     SinusoidalPositions,
     check_scheme,
 )
+from lcedu.positions import scaling
 from lcedu.positions.alibi import alibi_bias, alibi_slopes
 from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
 
@@ -40,6 +41,10 @@ class TinyLMConfig:
     max_len: int = 256
     rope_base: float = 10000.0
     vocab_size: int = VOCAB_SIZE
+    #: a RoPE scaling built into the model (for fine-tuning at a longer length): "none",
+    #: "linear" (PI) or "yarn", stretching ``rope_original_len`` by ``max_len / it``.
+    rope_scaling: str = "none"
+    rope_original_len: int = 0
 
     def __post_init__(self) -> None:
         check_scheme(self.pos)
@@ -55,6 +60,18 @@ class TinyLMConfig:
             )
         if not self.rope_base > 1:
             raise ValueError(f"rope_base must be larger than 1, got {self.rope_base!r}")
+        if self.rope_scaling not in ("none", "linear", "yarn"):
+            raise ValueError(
+                f"rope_scaling must be 'none', 'linear' or 'yarn', got {self.rope_scaling!r}"
+            )
+        if self.rope_scaling != "none":
+            if self.pos != "rope":
+                raise ValueError(f"rope_scaling needs pos='rope', got pos={self.pos!r}")
+            if not 0 < self.rope_original_len < self.max_len:
+                raise ValueError(
+                    "rope_original_len must be a positive length shorter than max_len "
+                    f"({self.max_len}), got {self.rope_original_len}"
+                )
 
     @property
     def head_dim(self) -> int:
@@ -169,9 +186,19 @@ class TinyLM(nn.Module):
         elif config.pos == "sinusoidal":
             self.positions = SinusoidalPositions(config.dim)
         if config.pos == "rope":
-            self.register_buffer(
-                "rope_inv_freq", rope_inv_freq(config.head_dim, config.rope_base), persistent=False
-            )
+            inv_freq = rope_inv_freq(config.head_dim, config.rope_base)
+            self.rope_attention_factor = 1.0
+            if config.rope_scaling != "none":
+                factor = config.max_len / config.rope_original_len
+                if config.rope_scaling == "linear":
+                    inv_freq, self.rope_attention_factor = scaling.linear(
+                        config.head_dim, config.rope_base, factor
+                    )
+                else:
+                    inv_freq, self.rope_attention_factor = scaling.yarn(
+                        config.head_dim, config.rope_base, factor, config.rope_original_len
+                    )
+            self.register_buffer("rope_inv_freq", inv_freq, persistent=False)
         if config.pos == "alibi":
             self.register_buffer("alibi_slopes", alibi_slopes(config.heads), persistent=False)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
@@ -205,7 +232,7 @@ class TinyLM(nn.Module):
                 f"a RoPE scaling only applies to a RoPE model; this model uses {self.config.pos!r}"
             )
         if self.config.pos == "rope":
-            inv_freq, factor = self.rope_inv_freq, 1.0
+            inv_freq, factor = self.rope_inv_freq, self.rope_attention_factor
             if rope is not None:
                 if rope.inv_freq.shape != self.rope_inv_freq.shape:
                     raise ValueError(

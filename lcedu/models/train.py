@@ -60,6 +60,9 @@ class TrainConfig:
     eval_every: int = 100
     eval_windows: int = 16
     max_train_bytes: int = 2_000_000
+    init: str | None = None
+    rope_scaling: str = "none"
+    rope_original_len: int = 0
 
     def __post_init__(self) -> None:
         check_scheme(self.pos)
@@ -75,7 +78,8 @@ class TrainConfig:
 
     def model_config(self) -> TinyLMConfig:
         return TinyLMConfig(
-            pos=self.pos, dim=self.dim, layers=self.layers, heads=self.heads, max_len=self.seq_len
+            pos=self.pos, dim=self.dim, layers=self.layers, heads=self.heads, max_len=self.seq_len,
+            rope_scaling=self.rope_scaling, rope_original_len=self.rope_original_len,
         )
 
 
@@ -210,6 +214,15 @@ def train(
     optimizer = _make_optimizer(model, cfg)
     start, history, elapsed = 0, [], 0.0
     paths = checkpoint_paths(out) if out is not None else None
+    if cfg.init is not None:  # fine-tune: start from another run's weights
+        base, _ = load_checkpoint(cfg.init, pos=cfg.pos)
+        try:
+            model.load_state_dict(base.state_dict())
+        except RuntimeError as err:
+            raise ValueError(
+                f"cannot start from {Path(cfg.init).name}: its weights do not fit this model "
+                f"(a learned table is tied to its length; dim/layers/heads must match): {err}"
+            ) from None
     if paths is not None and resume and paths[2].is_file():
         state = torch.load(paths[2], map_location="cpu", weights_only=True)
         old = TinyLMConfig.from_dict(state["config"])
@@ -331,7 +344,8 @@ def subset_from_metrics(metrics: dict) -> torch.Tensor:
 def _as_argv(cfg: TrainConfig, out: Path) -> list[str]:
     default = TrainConfig()
     argv = ["--pos", cfg.pos, "--seq-len", str(cfg.seq_len), "--steps", str(cfg.steps)]
-    for name in ("batch_size", "lr", "dim", "layers", "heads", "seed"):
+    for name in ("batch_size", "lr", "dim", "layers", "heads", "seed", "init", "rope_scaling",
+                 "rope_original_len"):
         if getattr(cfg, name) != getattr(default, name):
             argv += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
     return argv + ["--out", out.as_posix()]
@@ -356,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=d.eval_every)
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest on a busy, shared 2-core machine)")
+    p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
+    p.add_argument("--rope-scaling", default="none", choices=["none", "linear", "yarn"],
+                   help="train with RoPE scaled from --rope-original-len to --seq-len")
+    p.add_argument("--rope-original-len", type=int, default=0,
+                   help="the length the --init checkpoint was trained at")
     p.add_argument("--no-resume", action="store_true", help="start over even if X.resume.pt exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
@@ -377,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = TrainConfig(
             pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
             lr=args.lr, dim=args.dim, layers=args.layers, heads=args.heads, seed=args.seed,
-            eval_every=args.eval_every,
+            eval_every=args.eval_every, init=args.init, rope_scaling=args.rope_scaling,
+            rope_original_len=args.rope_original_len,
         )
         result = train(
             cfg, args.out, progress=not args.no_progress, resume=not args.no_resume,

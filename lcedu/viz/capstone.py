@@ -20,6 +20,9 @@ SCHEME_LABELS = {
     "sinusoidal": "sinusoidal",
     "rope": "RoPE",
     "alibi": "ALiBi",
+    "rope_none_ft1024": "RoPE, fine-tuned at 1024",
+    "rope_linear_ft1024": "RoPE + PI, fine-tuned at 1024",
+    "rope_yarn_ft1024": "RoPE + YaRN, fine-tuned at 1024",
 }
 SCALING_LABELS = {
     "none": "no scaling",
@@ -56,9 +59,8 @@ def length_figure(evaluations: dict[str, dict], *, ylim: float | None = None) ->
         raise ValueError("evaluations is empty: give {scheme: evaluation dict}")
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    train_len = None
+    train_len = min(ev["train_len"] for ev in evaluations.values())
     for pos, ev in evaluations.items():
-        train_len = ev["train_len"]
         for method, rows in ev["perplexity"].items():
             pts = [(r["length"], r["loss"]) for r in rows if r["loss"] is not None]
             if not pts:
@@ -70,7 +72,7 @@ def length_figure(evaluations: dict[str, dict], *, ylim: float | None = None) ->
                 label += f" + {SCALING_LABELS.get(method, method)}"
                 style = "--"
             ax.plot(xs, ys, style, marker="o", ms=4, label=label)
-    if train_len:
+    if train_len:  # the shortest training length among the curves
         ax.axvline(train_len, color="gray", lw=1, ls=":")
         ax.annotate("training length", (train_len, 0.02), xycoords=("data", "axes fraction"),
                     rotation=90, ha="right", va="bottom", fontsize=8, color="gray")
