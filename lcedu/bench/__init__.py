@@ -2,8 +2,9 @@
 
 Timing takes a warm-up and the median of several runs (CUDA events on a GPU,
 `time.perf_counter` on a CPU). Peak memory is measured, not computed: CUDA allocator
-statistics on a GPU, the process's peak resident set (Linux `/proc/self/clear_refs` + VmHWM)
-on a CPU. Every benchmark writes its numbers with `environment_info()` beside them.
+statistics on a GPU, the process's peak resident set (Linux `/proc/self/clear_refs` + VmHWM,
+with the C allocator told to map large buffers and hand freed ones back) on a CPU. Every
+benchmark writes its numbers with `environment_info()` beside them.
 """
 
 from __future__ import annotations
@@ -141,6 +142,27 @@ def _read_status_kib(key: str) -> int | None:
     return None
 
 
+def _glibc_mmap_threshold(nbytes: int) -> bool:
+    """Set glibc's mmap threshold and trim the heap (Linux; False elsewhere).
+
+    Buffers above the threshold get pages of their own and go back to the system when freed;
+    trimming hands back free heap pages, so memory the process already holds cannot hide a
+    peak. Low while measuring, 32 MiB (glibc's own ceiling) otherwise.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_mmap_threshold = -3
+        ok = bool(libc.mallopt(m_mmap_threshold, int(nbytes)))
+        libc.malloc_trim(0)
+        return ok
+    except (OSError, AttributeError):
+        return False
+
+
 def _reset_peak_rss() -> bool:
     try:
         with open("/proc/self/clear_refs", "w", encoding="utf-8") as f:
@@ -157,9 +179,9 @@ def measure_peak_memory(
 
     CUDA: `max_memory_allocated` above what was allocated before. CPU on Linux: the peak
     resident set size above the resident size before (the kernel's high-water mark, reset
-    through /proc/self/clear_refs). Elsewhere: None, never a guess. Small allocations that
-    the C allocator serves from memory it already holds do not show up on the CPU; the
-    large buffers that matter here (score matrices, caches) do.
+    through /proc/self/clear_refs). While measuring, glibc maps every buffer above 64 KiB
+    separately and the heap is trimmed first, so buffers the process frees and reuses still
+    count. Elsewhere: None, never a guess.
     """
     dev = torch.device(device) if device is not None else torch.device("cpu")
     gc.collect()
@@ -171,11 +193,15 @@ def measure_peak_memory(
         torch.cuda.synchronize(dev)
         return int(torch.cuda.max_memory_allocated(dev) - base)
     if dev.type == "cpu" and sys.platform.startswith("linux"):
-        base = _read_status_kib("VmRSS")
-        if base is None or not _reset_peak_rss():
-            return None
-        fn()
-        peak = _read_status_kib("VmHWM")
+        _glibc_mmap_threshold(64 * 1024)
+        try:
+            base = _read_status_kib("VmRSS")
+            if base is None or not _reset_peak_rss():
+                return None
+            fn()
+            peak = _read_status_kib("VmHWM")
+        finally:
+            _glibc_mmap_threshold(32 * 2**20)
         if peak is None:
             return None
         return max(0, (peak - base) * 1024)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import ctypes
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,23 +45,6 @@ FIELDS = [
     "max_abs_err", "compile_s", "note", "window", "heads", "head_dim", "device_name", "torch",
     "date",
 ]
-
-
-def _mmap_threshold(nbytes: int) -> bool:
-    """Set glibc's mmap threshold (Linux) and trim the heap: buffers above the threshold get
-    their own pages and go back to the system when freed. Low while measuring peak memory, so
-    every large buffer shows up in the resident set; 32 MiB (glibc's own ceiling) while
-    timing, as in a long-running process."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_MMAP_THRESHOLD = -3
-    ok = bool(libc.mallopt(M_MMAP_THRESHOLD, int(nbytes)))
-    libc.malloc_trim(0)  # hand back free heap pages, so reusing them counts again
-    return ok
 
 
 def _flex_runner(window: int):
@@ -139,9 +120,7 @@ def run_sparse_bench(
                 first = time.perf_counter() - t0
                 row["max_abs_err"] = float((out - expected).abs().max())
                 del out
-                _mmap_threshold(64 * 1024)
-                row["peak_bytes"] = measure_peak_memory(fn)
-                _mmap_threshold(32 * 2**20)
+                row["peak_bytes"] = measure_peak_memory(fn)  # allocator set up inside
                 measured.append((row, fn, first))
             # Round robin: repeat r of every method runs before repeat r + 1 of any, so a
             # change in the machine's load hits all methods alike.

@@ -1,1 +1,26 @@
-"""A tiny decoder-only language model with pluggable position schemes, and its training loop."""
+"""A tiny decoder-only language model with pluggable position schemes, and its training loop.
+
+The capstone's model (`tiny_lm`), its corpus (the Python standard library's own source,
+`data`), training (`train`) and long-context evaluation (`evaluate`).
+"""
+
+from lcedu._lazy import lazy_exports
+
+_EXPORTS = {
+    "TinyLM": "tiny_lm",
+    "TinyLMConfig": "tiny_lm",
+    "RopeOverride": "tiny_lm",
+    "load_corpus": "data",
+    "TrainConfig": "train",
+    "train": "train",
+    "load_checkpoint": "train",
+    "shipped_checkpoint": "train",
+    "perplexity": "evaluate",
+    "passkey_accuracy": "evaluate",
+    "rope_override": "evaluate",
+    "shipped_metrics": "evaluate",
+    "length_table": "evaluate",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
