@@ -286,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=a.batch,
         seq=a.seq,
         repeats=a.repeats,
+        fresh_process_peaks=not a.same_process,
     )
     for r in tricks:
         r["seq_len"] = a.seq
