@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
 import torch
 
-from lcedu.models import evaluate, train
+from lcedu.models import evaluate
 from lcedu.models.data import load_corpus
 from lcedu.models.positional import SCHEMES
 from lcedu.models.train import (
@@ -19,6 +20,9 @@ from lcedu.models.train import (
 )
 from lcedu.positions.rope import rope_inv_freq
 from lcedu.testing import assert_close
+
+# the module itself (the package attribute `lcedu.models.train` is the function `train`)
+train = importlib.import_module("lcedu.models.train")
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -375,8 +375,9 @@ def compare_tensors(
                 wrong = (got.detach().cpu() != expected.detach().cpu()).nonzero()
                 n = wrong.shape[0]
                 first = tuple(int(i) for i in wrong[0]) if n else ()
+                entries = "entry" if n == 1 else "entries"
                 raise CheckFailed(
-                    f"{what} differs from the expected mask in {n} {'entry' if n == 1 else 'entries'} "
+                    f"{what} differs from the expected mask in {n} {entries} "
                     f"(first at index {first}: got {bool(got[first])}, "
                     f"expected {bool(expected[first])})"
                 )

@@ -12,6 +12,22 @@ _EXPORTS = {
     "format_bytes": "memory",
     "MODEL_PRESETS": "memory",
     "ModelShape": "memory",
+    "KVCacheBase": "full",
+    "KVCache": "full",
+    "check_new_kv": "full",
+    "SlidingWindowCache": "sliding",
+    "SinkCache": "sinks",
+    "sink_toy_qkv": "sinks",
+    "PagedKVCache": "paged",
+    "OutOfBlocksError": "paged",
+    "TinyAttention": "decode",
+    "attend_with_cache": "decode",
+    "decode_step": "decode",
+    "decode_qkv": "decode",
+    "sliding_window_causal_mask": "decode",
+    "sink_mask": "decode",
+    "mask_for_cache": "decode",
+    "cache_history": "decode",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
