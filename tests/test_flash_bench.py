@@ -58,6 +58,42 @@ def test_small_run_measures_and_skips():
         run_attention_bench((0,))
 
 
+def test_out_of_memory_is_recorded_and_larger_sizes_skipped(monkeypatch):
+    """'Up to where naive runs out of memory': an allocation failure becomes a row, not a crash."""
+    import lcedu.bench.attention as bench
+
+    real = bench.naive_attention
+
+    def naive_that_runs_out(q, k, v, causal=False):
+        if q.shape[2] >= 64:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 16.00 GiB")
+        return real(q, k, v, causal)
+
+    monkeypatch.setattr(bench, "naive_attention", naive_that_runs_out)
+    rows = run_attention_bench(
+        (32, 64, 128),
+        heads=2,
+        head_dim=8,
+        repeats=1,
+        methods=("naive", "flash"),
+        causal_modes=(False,),
+        log=lambda s: None,
+    )
+    by = {(r["n"], r["method"]): r for r in rows}
+    assert by[(32, "naive")]["status"] == "ok"
+    assert by[(64, "naive")]["status"] == "oom" and "n=64" in by[(64, "naive")]["note"]
+    assert by[(128, "naive")]["status"] == "skipped"
+    assert "ran out of memory at n=64" in by[(128, "naive")]["note"]
+    assert all(by[(n, "flash")]["status"] == "ok" for n in (32, 64, 128))
+
+    def broken(q, k, v, causal=False):
+        raise RuntimeError("a real bug, not memory")
+
+    monkeypatch.setattr(bench, "naive_attention", broken)
+    with pytest.raises(RuntimeError, match="real bug"):
+        run_attention_bench((32,), methods=("naive",), repeats=1, log=lambda s: None)
+
+
 def test_targets_from_rows():
     def row(n, causal, method, ms=None, peak=None):
         return {

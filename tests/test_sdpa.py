@@ -60,5 +60,6 @@ def test_bad_arguments():
         sdpa(q, q, q, backend="xformers")
     with pytest.raises(ValueError, match="dtype"):
         sdpa(q, q.double(), q)
-    with pytest.raises(ValueError, match="scale"):
-        sdpa(q, q, q, scale=-1.0)
+    for bad in (-1.0, 0.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="scale must be a positive number"):
+            sdpa(q, q, q, scale=bad)

@@ -15,7 +15,12 @@ import pytest
 import torch
 
 from lcedu.attention import triton_flash
-from lcedu.attention.triton_flash import TRITON_MISSING, triton_available, triton_flash_attention
+from lcedu.attention.triton_flash import (
+    TRITON_MISSING,
+    TritonNotInstalledError,
+    triton_available,
+    triton_flash_attention,
+)
 
 CHILD = textwrap.dedent(
     """
@@ -61,6 +66,14 @@ CHILD = textwrap.dedent(
     want = torch.autograd.grad(ref(q, k, v, True), (q, k, v), g.double())
     for a, b in zip(got, want):
         assert_close(a, b.float())
+    # A scale that is not a finite positive number is refused, not turned into NaN.
+    for bad in (float("inf"), float("nan"), 0.0):
+        try:
+            triton_flash_attention(q, k, v, scale=bad)
+        except ValueError as err:
+            assert "scale" in str(err), err
+        else:
+            raise AssertionError(f"scale={bad} accepted")
     print("TRITON-INTERPRETER-OK")
     """
 )
@@ -103,3 +116,37 @@ def test_bad_inputs():
         triton_flash_attention(q, q, torch.randn(1, 1, 8, 8))
     with pytest.raises(ValueError, match="dtype"):
         triton_flash_attention(q, q.half(), q)
+
+
+def test_without_triton_the_call_explains(monkeypatch):
+    """No Triton: calling is a RuntimeError with the clear message (also an ImportError, for
+    code that catches that), never a bare `No module named 'triton'`."""
+    monkeypatch.setitem(sys.modules, "triton", None)  # makes `import triton` fail
+    triton_flash._kernel.cache_clear()
+    try:
+        assert not triton_available()
+        q = torch.randn(1, 1, 8, 16)
+        with pytest.raises(RuntimeError, match="pip install triton") as info:
+            triton_flash_attention(q, q, q)
+        assert isinstance(info.value, ImportError)
+        assert isinstance(info.value, TritonNotInstalledError)
+        assert str(info.value) == TRITON_MISSING
+        with pytest.raises(TritonNotInstalledError, match="TRITON_INTERPRET=1"):
+            triton_flash._kernel()
+    finally:
+        triton_flash._kernel.cache_clear()
+
+
+def test_without_triton_the_package_imports():
+    child = (
+        "import sys; sys.modules['triton'] = None\n"
+        "import lcedu.attention as A\n"
+        "from lcedu.attention.triton_flash import triton_flash_attention\n"
+        "assert A.triton_available() is False\n"
+        "print('IMPORT-OK')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "IMPORT-OK" in proc.stdout

@@ -8,6 +8,7 @@ this wrapper uses `torch.nn.attention.sdpa_kernel` and explains a refusal in pla
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -78,7 +79,9 @@ def sdpa(
         raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
     check_qkv(q, k, v, name="sdpa")
     if scale is not None and (
-        isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float))
+        or not (scale > 0 and math.isfinite(scale))
     ):
         raise ValueError(f"sdpa: scale must be a positive number, got {scale!r}")
     chosen = BACKENDS[backend]

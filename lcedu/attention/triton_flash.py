@@ -16,7 +16,13 @@ import torch
 
 from lcedu.attention.reference import check_qkv
 
-__all__ = ["triton_flash_attention", "triton_available", "interpreting", "TRITON_MISSING"]
+__all__ = [
+    "triton_flash_attention",
+    "triton_available",
+    "interpreting",
+    "TRITON_MISSING",
+    "TritonNotInstalledError",
+]
 
 TRITON_MISSING = (
     "triton_flash_attention needs the Triton compiler, which is not installed. "
@@ -24,6 +30,15 @@ TRITON_MISSING = (
     "Without a GPU, set TRITON_INTERPRET=1 before Python starts to run the kernel on the CPU "
     "in Triton's (slow) interpreter. The pure-PyTorch `flash_attention` needs neither."
 )
+
+
+class TritonNotInstalledError(ImportError, RuntimeError):
+    """Raised when the kernel is called without Triton: the module itself imports fine.
+
+    A RuntimeError (the call cannot run here) and, for code that already catches it, an
+    ImportError; the message says how to install Triton or use the interpreter.
+    """
+
 
 _LOG2E = 1.4426950408889634  # the kernel uses exp2: e^x = 2^(x·log2 e)
 _SUPPORTED = (torch.float16, torch.bfloat16, torch.float32)
@@ -50,7 +65,7 @@ def _kernel():
         import triton
         import triton.language as tl
     except ImportError as err:
-        raise ImportError(TRITON_MISSING) from err
+        raise TritonNotInstalledError(TRITON_MISSING) from err
 
     @triton.jit
     def flash_fwd(
@@ -156,9 +171,11 @@ def triton_flash_attention(
     from Lk and lengths need not be multiples of the block. causal is top-left aligned, as
     SDPA's ``is_causal``. block_m/block_n default to 128/64 on a GPU and 16/16 in the
     interpreter. Differentiable: the backward is `flash_attention`'s FA2 backward.
+    Without Triton installed, raises `TritonNotInstalledError` (a RuntimeError) whose
+    message, `TRITON_MISSING`, says what to do; bad inputs raise ValueError.
     """
     if not triton_available():
-        raise ImportError(TRITON_MISSING)
+        raise TritonNotInstalledError(TRITON_MISSING)
     check_qkv(q, k, v, name="triton_flash_attention")
     if q.dtype not in _SUPPORTED:
         raise ValueError(
@@ -182,7 +199,11 @@ def triton_flash_attention(
         )
     if scale is None:
         scale = 1.0 / math.sqrt(d)
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+    elif (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float))
+        or not (scale > 0 and math.isfinite(scale))
+    ):
         raise ValueError(f"scale must be a positive number, got {scale!r}")
     small = q.device.type != "cuda"
     block_m = (16 if small else 128) if block_m is None else block_m

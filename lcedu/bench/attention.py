@@ -119,6 +119,15 @@ def _unavailable(method: str, dev: torch.device, q: torch.Tensor) -> str | None:
     return None
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    """True for an allocation failure: CUDA's OutOfMemoryError, or the CPU allocator's."""
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(err, RuntimeError) and (
+        "can't allocate memory" in str(err) or "out of memory" in str(err).lower()
+    )
+
+
 def run_attention_bench(
     sizes: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384),
     *,
@@ -138,6 +147,8 @@ def run_attention_bench(
 
     Each measurement: one call under the memory probe (also the warm-up), then the median
     of `repeats` timed calls (one timed call from n >= long_n on, to bound the run time).
+    A method that runs out of memory (beyond the `max_bytes` forecast for the materialising
+    ones) gets a row with status "oom" and is skipped at the larger lengths.
     """
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
@@ -150,6 +161,7 @@ def run_attention_bench(
     elem = torch.tensor([], dtype=dtype).element_size()
     gen = torch.Generator(device=dev).manual_seed(seed)
     rows: list[dict[str, Any]] = []
+    oom_at: dict[tuple[str, bool], int] = {}  # (method, causal) -> first n that ran out
     for n in sizes:
         q, k, v = (
             torch.randn(1, heads, n, head_dim, generator=gen, device=dev, dtype=dtype)
@@ -166,17 +178,32 @@ def run_attention_bench(
                         f"would need ~{format_bytes(need)} for the n×n scores "
                         f"(> {format_bytes(max_bytes)} limit)"
                     )
+                if why is None and (method, causal) in oom_at:
+                    why = f"ran out of memory at n={oom_at[method, causal]}"
                 if why is not None:
                     row.update(status="skipped", note=why)
                     rows.append(row)
                     log(f"n={n:>6} causal={causal!s:<5} {method:<15} skipped: {why}")
                     continue
                 fn = calls[method]
-                with torch.no_grad():
-                    # The memory run doubles as the warm-up; one timed run at long lengths.
-                    peak = measure_peak_memory(fn, device=dev)
-                    reps = 1 if n >= long_n else repeats
-                    timing = time_fn(fn, warmup=0, repeats=reps, device=dev)
+                reps = 1 if n >= long_n else repeats
+                timing = None
+                try:
+                    with torch.no_grad():
+                        # The memory run doubles as the warm-up; one timed run at long lengths.
+                        peak = measure_peak_memory(fn, device=dev)
+                        timing = time_fn(fn, warmup=0, repeats=reps, device=dev)
+                except Exception as err:  # only allocation failures are recorded, not raised
+                    if not _out_of_memory(err):
+                        raise
+                if timing is None:  # out of memory (freed here, once the traceback is gone)
+                    oom_at[method, causal] = n
+                    if dev.type == "cuda":
+                        torch.cuda.empty_cache()
+                    row.update(status="oom", note=f"out of memory at n={n}")
+                    rows.append(row)
+                    log(f"n={n:>6} causal={causal!s:<5} {method:<15} out of memory")
+                    continue
                 flops = attention_flops(n, heads, head_dim, causal)
                 row.update(
                     status="ok",
