@@ -135,3 +135,46 @@ def test_bad_input_raises_clear_errors():
         small("none")(torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="unknown model config keys"):
         TinyLMConfig.from_dict({"pos": "rope", "width": 3})
+
+
+@pytest.mark.parametrize("pos", SCHEMES)
+def test_whole_model_through_the_course_reference_attention_equals_sdpa(pos):
+    # The course's own dense attention (lcedu.attention.reference) can run the model end to end.
+    seed_everything(4)
+    model = small(pos).double()
+    idx = torch.randint(0, 256, (2, 19))
+    with torch.no_grad():
+        fast = model(idx)
+        ref = model(idx, attention="reference")
+    assert_close(ref, fast, dtype=torch.float64)
+    loss = model.loss(idx, torch.roll(idx, -1, 1), attention="reference")
+    assert torch.isfinite(loss)
+
+
+def test_model_can_be_built_from_keywords():
+    model = TinyLM(pos="alibi", dim=20, layers=1, heads=2, max_len=8)
+    assert model.config == TinyLMConfig(pos="alibi", dim=20, layers=1, heads=2, max_len=8)
+    base = TinyLMConfig(pos="rope", dim=20, layers=1, heads=2, max_len=8)
+    assert TinyLM(base, pos="none").config.pos == "none"  # keywords override a config's fields
+    assert TinyLM().config == TinyLMConfig()  # defaults: 4 layers, dim 128, 4 heads, rope
+    with pytest.raises(ValueError, match="unknown position scheme 'nope'"):
+        TinyLM(pos="nope")
+    with pytest.raises(ValueError, match="unknown model setting"):
+        TinyLM(width=3)
+    with pytest.raises(ValueError, match="must be a TinyLMConfig"):
+        TinyLM({"pos": "rope"})
+
+
+def test_more_bad_input_raises_clear_errors():
+    model = small("rope")
+    idx = torch.zeros(1, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="unknown attention kernel 'flash'"):
+        model(idx, attention="flash")
+    with pytest.raises(ValueError, match=r"ids in 0 … 255"):
+        model(torch.full((1, 4), 256))
+    with pytest.raises(ValueError, match="targets must be a tensor shaped like idx"):
+        model.loss(idx, torch.zeros(1, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="rope_scaling needs pos='rope'"):
+        TinyLMConfig(pos="alibi", rope_scaling="linear", rope_original_len=8)
+    with pytest.raises(ValueError, match="shorter than max_len"):
+        TinyLMConfig(pos="rope", rope_scaling="yarn", rope_original_len=256, max_len=256)

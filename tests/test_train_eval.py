@@ -99,15 +99,16 @@ def test_shipped_checkpoint_reproduces_recorded_validation_loss(name):
     assert path.stat().st_size < 5_000_000
 
 
-@pytest.mark.parametrize("pos", ["rope", "alibi", "learned"])
-def test_evaluation_at_training_length_matches_recorded_metrics(pos):
-    model, _ = load_checkpoint(shipped_checkpoint(pos), pos=pos)
-    _, recorded = evaluate.shipped_metrics(pos)
+@pytest.mark.parametrize("name", list(SCHEMES) + FINE_TUNES)
+def test_evaluation_at_training_length_matches_recorded_metrics(name):
+    pos = name.split("_")[0]
+    model, _ = load_checkpoint(shipped_checkpoint(pos).with_name(f"{name}.pt"), pos=pos)
+    _, recorded = evaluate.shipped_metrics(name)
     corpus = load_corpus(max_train_bytes=1)
     if corpus.fingerprint()["val_sha256"] != recorded["val_sha256"]:
         pytest.skip("this interpreter's stdlib differs from the one the metrics were made on")
-    row = recorded["perplexity"]["none"][0]
-    assert row["length"] == model.config.max_len
+    assert recorded["train_len"] == model.config.max_len
+    [row] = [r for r in recorded["perplexity"]["none"] if r["length"] == model.config.max_len]
     got = evaluate.perplexity(model, corpus.val, row["length"],
                               total_tokens=recorded["tokens_per_length"])
     assert got["tokens"] == row["tokens"]
@@ -206,3 +207,68 @@ def test_figures_draw_one_line_per_scheme_and_scaling():
     assert len([ax for ax in passkey_figure(evals).axes if ax.get_visible()]) == 3  # 2 + colorbar
     with pytest.raises(ValueError, match="empty"):
         length_figure({})
+
+
+def test_every_scaling_of_the_course_runs_at_evaluation(corpus):
+    from lcedu.positions.scaling import SCALINGS
+
+    assert evaluate.ROPE_SCALINGS == ("none", *SCALINGS)  # PI, NTK-aware, dynamic NTK, YaRN, …
+    model, _ = load_checkpoint(shipped_checkpoint("rope"), pos="rope")
+    losses = {m: evaluate.perplexity(model, corpus.val, 512, total_tokens=512, scaling=m)["loss"]
+              for m in evaluate.ROPE_SCALINGS}
+    assert all(0 < v < 6 for v in losses.values())
+    assert losses["linear"] != losses["none"]
+    # in a fixed window, dynamic NTK at length L is NTK-aware at s = L / 256 (notebook 09)
+    dyn = evaluate.rope_override(model, "dynamic_ntk", 1024)
+    ntk = evaluate.rope_override(model, "ntk_aware", 1024)
+    assert_close(dyn.inv_freq, ntk.inv_freq)
+    assert losses["dynamic_ntk"] == pytest.approx(losses["ntk_aware"], abs=1e-5)
+
+
+@pytest.mark.timeout(120)
+def test_cli_trains_with_a_progress_bar_writes_checkpoint_and_metrics_and_resumes(
+    tmp_path, capsys
+):
+    out = tmp_path / "runs" / "rope.pt"
+    small = ["--pos", "rope", "--seq-len", "64", "--dim", "32", "--layers", "1", "--heads", "2",
+             "--batch-size", "4", "--eval-every", "2", "--out", str(out), "--threads", "1"]
+    assert train.main([*small, "--steps", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "train rope" in captured.err  # the progress bar (tqdm, on stderr)
+    ckpt, metrics_path, resume_path = train.checkpoint_paths(out)
+    assert ckpt.is_file() and resume_path.is_file()
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["step"] == 3 and [h["step"] for h in metrics["history"]] == [0, 2, 3]
+    assert train.main([*small, "--steps", "5", "--no-progress", "--drop-resume-state"]) == 0
+    assert "resuming rope.pt from step 3" in capsys.readouterr().out
+    assert not resume_path.exists()
+    model, ckpt_dict = load_checkpoint(ckpt, pos="rope")
+    assert ckpt_dict["step"] == 5 and model.config.max_len == 64
+    # the recorded command reproduces the run's settings
+    metrics = json.loads(metrics_path.read_text())
+    args = train.build_parser().parse_args(metrics["command"].split()[2:])
+    assert args.pos == "rope" and args.steps == 5 and args.seq_len == 64
+    assert (args.dim, args.layers, args.heads, args.batch_size, args.eval_every) == (32, 1, 2, 4, 2)
+    # seeded: the same command from scratch gives the same weights
+    again = tmp_path / "again.pt"
+    assert train.main([*small[:-4], "--out", str(again), "--steps", "5", "--no-progress"]) == 0
+    for (name, a), b in zip(model.state_dict().items(),
+                            load_checkpoint(again)[0].state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_more_bad_input_raises_clear_errors(corpus):
+    model, _ = load_checkpoint(shipped_checkpoint("learned"), pos="learned")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        evaluate.perplexity(model, corpus.val, 256, batch_size=0)
+    with pytest.raises(ValueError, match="unknown RoPE scaling"):
+        evaluate.passkey_accuracy(model, corpus.val, [512], [0.5], scaling="xpos")
+    with pytest.raises(ValueError, match="depth must be between 0 and 1"):
+        evaluate.passkey_accuracy(model, corpus.val, [256], [1.5])
+    res = evaluate.passkey_accuracy(model, corpus.val, [512], [0.5], trials=1)
+    assert res["digit_accuracy"] == [[None]]  # no table rows past 256: not scored
+    with pytest.raises(ValueError, match="grad_clip"):
+        TrainConfig(grad_clip=0)
+    with pytest.raises(ValueError, match="save_every"):
+        train.train(TrainConfig(pos="rope", steps=1, **QUICK), corpus=corpus, progress=False,
+                    save_every=0)

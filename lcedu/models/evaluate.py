@@ -95,8 +95,12 @@ def perplexity(
     The windows tile the same first ``total_tokens`` bytes of ``data`` at every length, so
     lengths are compared on the same text.
     """
-    if not isinstance(length, int) or length < 1:
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
         raise ValueError(f"length must be a positive integer, got {length!r}")
+    if not isinstance(total_tokens, int) or isinstance(total_tokens, bool):
+        raise ValueError(f"total_tokens must be an integer, got {total_tokens!r}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if total_tokens < length:
         raise ValueError(f"total_tokens ({total_tokens}) must be at least the length ({length})")
     if model.config.pos == "learned" and length > model.config.max_len:
@@ -173,6 +177,13 @@ def passkey_accuracy(
     """
     if trials < 1 or digits < 1:
         raise ValueError(f"trials and digits must be positive, got {trials} and {digits}")
+    for length in lengths:
+        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+            raise ValueError(f"every passkey length must be a positive integer, got {length!r}")
+    for depth in depths:
+        if not 0.0 <= depth <= 1.0:
+            raise ValueError(f"every depth must be between 0 and 1, got {depth!r}")
+    rope_override(model, scaling, model.config.max_len)  # unknown or misplaced scaling: fails
     gen = torch.Generator().manual_seed(seed)
     model.eval()
     digit_acc: list[list[float | None]] = []
@@ -236,6 +247,9 @@ def evaluate_model(
         for length in lengths:
             if pos == "learned" and length > model.config.max_len:
                 rows.append({"length": length, "loss": None, "ppl": None, "tokens": 0})
+                if log:
+                    log(f"{pos:10s} {method:11s} L={length:5d}  skipped: longer than the "
+                        f"learned position table ({model.config.max_len})")
                 continue
             rows.append(perplexity(model, data, length, total_tokens=total_tokens, scaling=method))
             if log:

@@ -2,7 +2,8 @@
 
 Pre-norm blocks (GPT-2 / Llama layout) over bytes, with one of five position schemes: none
 (NoPE, Kazemnejad et al., 2023), learned absolute (GPT-2), sinusoidal (Vaswani et al., 2017),
-RoPE (Su et al., 2021) and ALiBi (Press et al., 2022). Attention runs through PyTorch SDPA; the
+RoPE (Su et al., 2021) and ALiBi (Press et al., 2022). Attention runs through PyTorch SDPA by
+default, or through the course's dense reference (``attention="reference"``, same result); the
 rotation and the bias come from the course's own ``lcedu.positions`` code, and at evaluation
 RoPE can be rescaled with any method from ``lcedu.positions.scaling``.
 """
@@ -10,12 +11,13 @@ RoPE can be rescaled with any method from ``lcedu.positions.scaling``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lcedu.attention.reference import attention as reference_attention
 from lcedu.models.data import VOCAB_SIZE
 from lcedu.models.positional import (
     LearnedPositions,
@@ -26,7 +28,19 @@ from lcedu.positions import scaling
 from lcedu.positions.alibi import alibi_bias, alibi_slopes
 from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
 
-__all__ = ["TinyLMConfig", "TinyLM", "CausalSelfAttention", "RopeOverride"]
+__all__ = ["TinyLMConfig", "TinyLM", "CausalSelfAttention", "RopeOverride", "ATTENTION_KERNELS"]
+
+#: How attention is computed: PyTorch SDPA (fast; the default) or the course's dense reference
+#: ``lcedu.attention.reference.attention`` (materialises the score matrix; same result).
+ATTENTION_KERNELS = ("sdpa", "reference")
+
+
+def _check_kernel(attention: str) -> str:
+    if attention not in ATTENTION_KERNELS:
+        raise ValueError(
+            f"unknown attention kernel {attention!r}; choose one of {', '.join(ATTENTION_KERNELS)}"
+        )
+    return attention
 
 
 @dataclass(frozen=True)
@@ -137,13 +151,20 @@ class CausalSelfAttention(nn.Module):
         *,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         bias: torch.Tensor | None = None,
+        attention: str = "sdpa",
     ) -> torch.Tensor:
+        _check_kernel(attention)
         q, k, v = self.project(x)
         if rope is not None:
             cos, sin = rope
             q = apply_rope(q, cos, sin)
             k = apply_rope(k, cos, sin)
-        if bias is not None:
+        if attention == "reference":
+            if bias is not None:  # ALiBi's bias already holds -inf above the diagonal
+                y = reference_attention(q, k, v, bias=bias)
+            else:
+                y = reference_attention(q, k, v, causal=True)
+        elif bias is not None:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         else:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -163,21 +184,36 @@ class Block(nn.Module):
             nn.Linear(config.dim, hidden), nn.GELU(), nn.Linear(hidden, config.dim)
         )
 
-    def forward(self, x: torch.Tensor, *, rope=None, bias=None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), rope=rope, bias=bias)
+    def forward(self, x: torch.Tensor, *, rope=None, bias=None, attention="sdpa") -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope=rope, bias=bias, attention=attention)
         return x + self.mlp(self.norm2(x))
 
 
 class TinyLM(nn.Module):
     """Byte-level decoder-only LM; ``config.pos`` picks the position scheme.
 
+    Built from a config, or from its fields as keywords (``TinyLM(pos="alibi")``); keywords
+    given next to a config override its fields.
+
     >>> model = TinyLM(TinyLMConfig(pos="alibi", dim=32, layers=1, heads=2, max_len=16))
     >>> model(torch.zeros(1, 40, dtype=torch.long)).shape  # ALiBi runs past max_len
     torch.Size([1, 40, 256])
     """
 
-    def __init__(self, config: TinyLMConfig) -> None:
+    def __init__(self, config: TinyLMConfig | None = None, **fields_: object) -> None:
         super().__init__()
+        if config is None:
+            config = TinyLMConfig()
+        elif not isinstance(config, TinyLMConfig):
+            raise ValueError(f"config must be a TinyLMConfig, got {type(config).__name__}")
+        if fields_:
+            names = {f.name for f in fields(TinyLMConfig)}
+            unknown = sorted(set(fields_) - names)
+            if unknown:
+                raise ValueError(
+                    f"unknown model setting(s) {unknown}; TinyLMConfig has {sorted(names)}"
+                )
+            config = replace(config, **fields_)
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.dim)
         self.positions: nn.Module | None = None
@@ -246,12 +282,24 @@ class TinyLM(nn.Module):
             return {"bias": bias}
         return {}
 
-    def forward(self, idx: torch.Tensor, *, rope: RopeOverride | None = None) -> torch.Tensor:
-        """Logits (B, L, vocab) for byte ids ``idx`` (B, L)."""
+    def forward(
+        self, idx: torch.Tensor, *, rope: RopeOverride | None = None, attention: str = "sdpa"
+    ) -> torch.Tensor:
+        """Logits (B, L, vocab) for byte ids ``idx`` (B, L).
+
+        ``rope``: evaluation-time RoPE frequencies (RoPE models only). ``attention``: "sdpa"
+        (PyTorch's fused kernel) or "reference" (the course's dense reference attention).
+        """
+        _check_kernel(attention)
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
             raise ValueError("idx must be a (batch, length) tensor of byte ids")
         if idx.dtype not in (torch.int64, torch.int32, torch.uint8):
             raise ValueError(f"idx must hold integer byte ids, got dtype {idx.dtype}")
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
+            raise ValueError(
+                f"idx must hold ids in 0 … {self.config.vocab_size - 1}, "
+                f"got values from {int(idx.min())} to {int(idx.max())}"
+            )
         B, L = idx.shape
         x = self.embed(idx.long())
         if self.positions is not None:
@@ -261,13 +309,23 @@ class TinyLM(nn.Module):
                 x = x + self.positions(L, device=x.device, dtype=x.dtype)
         extra = self.attention_inputs(L, rope=rope, dtype=x.dtype)
         for block in self.blocks:
-            x = block(x, **extra)
+            x = block(x, **extra, attention=attention)
         return self.head(self.norm(x))
 
     def loss(
-        self, idx: torch.Tensor, targets: torch.Tensor, *, rope: RopeOverride | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor,
+        *,
+        rope: RopeOverride | None = None,
+        attention: str = "sdpa",
     ) -> torch.Tensor:
         """Mean next-byte cross-entropy in nats."""
-        logits = self(idx, rope=rope)
+        logits = self(idx, rope=rope, attention=attention)
+        if not isinstance(targets, torch.Tensor) or targets.shape != logits.shape[:2]:
+            raise ValueError(
+                f"targets must be a tensor shaped like idx {tuple(logits.shape[:2])}, "
+                f"got {tuple(targets.shape) if isinstance(targets, torch.Tensor) else targets!r}"
+            )
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 

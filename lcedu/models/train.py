@@ -74,6 +74,14 @@ class TrainConfig:
             raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"min_lr_ratio must be between 0 and 1, got {self.min_lr_ratio!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be a positive number, got {self.grad_clip!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
         self.model_config()  # validates dim/layers/heads
 
     def model_config(self) -> TinyLMConfig:
@@ -207,6 +215,8 @@ def train(
     """
     if not isinstance(cfg, TrainConfig):
         raise ValueError("cfg must be a TrainConfig")
+    if not isinstance(save_every, int) or isinstance(save_every, bool) or save_every < 1:
+        raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
     corpus = corpus if corpus is not None else load_corpus(max_train_bytes=cfg.max_train_bytes)
     subset = eval_windows(corpus.val, cfg.seq_len, cfg.eval_windows)
     torch.manual_seed(cfg.seed)
@@ -344,8 +354,8 @@ def subset_from_metrics(metrics: dict) -> torch.Tensor:
 def _as_argv(cfg: TrainConfig, out: Path) -> list[str]:
     default = TrainConfig()
     argv = ["--pos", cfg.pos, "--seq-len", str(cfg.seq_len), "--steps", str(cfg.steps)]
-    for name in ("batch_size", "lr", "dim", "layers", "heads", "seed", "init", "rope_scaling",
-                 "rope_original_len"):
+    for name in ("batch_size", "lr", "dim", "layers", "heads", "seed", "eval_every", "init",
+                 "rope_scaling", "rope_original_len"):
         if getattr(cfg, name) != getattr(default, name):
             argv += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
     return argv + ["--out", out.as_posix()]
