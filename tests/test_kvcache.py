@@ -215,3 +215,32 @@ def test_mismatched_update_and_decode_errors():
         decode_step(layer, x[:, :2], KVCache())
     with pytest.raises(ValueError, match="KV caches"):
         decode_step(layer, x[:, :1], object())
+
+
+def test_bytes_used_is_nbytes_for_every_cache():
+    z = torch.zeros(1, 2, 1, 8)
+    for c in (KVCache(), SlidingWindowCache(3), SinkCache(1, 2), PagedKVCache(2, 4)):
+        assert c.bytes_used() == c.nbytes() == 0
+        for _ in range(5):
+            c.update(z, z)
+        assert c.bytes_used() == c.nbytes() > 0
+
+
+def test_decode_step_takes_any_object_with_the_cache_interface():
+    class ListCache:  # duck-typed: not a KVCacheBase
+        def __init__(self):
+            self.k, self.v = [], []
+
+        def update(self, k, v):
+            self.k.append(k)
+            self.v.append(v)
+
+        def keys_values(self):
+            return torch.cat(self.k, dim=2), torch.cat(self.v, dim=2)
+
+    layer, x = _setup(4, tokens=6)
+    cache = ListCache()
+    got = torch.cat([decode_step(layer, x[:, t : t + 1], cache) for t in range(6)], dim=1)
+    assert_close(got, decode(layer, x, KVCache()))
+    with pytest.raises(ValueError, match="update\\(k, v\\) and keys_values"):
+        decode_step(layer, x[:, :1], object())

@@ -88,6 +88,10 @@ def test_running_out_of_blocks_is_a_clear_error_and_writes_nothing():
     k2, v2 = _kv(g, 1, 2)
     with pytest.raises(OutOfBlocksError, match="out of blocks.*free a sequence"):
         cache.update(k2, v2)
+    with pytest.raises(ValueError, match="out of blocks"):  # also a ValueError, and
+        cache.update(k2, v2)
+    with pytest.raises(RuntimeError, match="out of blocks"):  # a RuntimeError
+        cache.update(k2, v2)
     assert torch.equal(cache.keys_values()[0], before) and len(cache) == 5
     k3, v3 = _kv(g, 1, 1)
     cache.update(k3, v3)  # one slot was left in the last block

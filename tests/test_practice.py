@@ -129,3 +129,15 @@ def test_bf16_autocast_shrinks_saved_activations_and_stays_close():
     assert 0 < err < 0.1  # bf16 matmuls (~3 significant digits), residuals in fp32
     with pytest.raises(ValueError, match="bfloat16"):
         training_step(model, x, autocast_dtype=torch.float64)
+
+
+def test_package_reexports_its_submodules_names():
+    import importlib
+
+    import lcedu.practice as practice
+
+    for name, sub in practice._EXPORTS.items():
+        module = importlib.import_module(f"lcedu.practice.{sub}")
+        assert getattr(practice, name) is getattr(module, name), name
+    assert practice.chunk_document is chunk_document and practice.choose_method is choose_method
+    assert practice.__all__ == sorted(practice._EXPORTS)

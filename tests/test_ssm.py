@@ -94,3 +94,21 @@ def test_validation_and_state_bytes():
     assert scan_state_bytes(1536, 16) == 1536 * 16 * 2
     with pytest.raises(ValueError):
         scan_state_bytes(0, 16)
+
+
+def test_empty_sequence_is_a_clear_value_error():
+    x, delta, A, B, C, D = _inputs(5, L=4)
+    empty = [t[:, :0] for t in (x, delta)] + [A] + [t[:, :0] for t in (B, C)] + [D]
+    for fn in (selective_scan, selective_scan_reference):
+        with pytest.raises(ValueError, match="at least one step"):
+            fn(*empty)
+
+
+def test_package_reexports_the_scan():
+    import lcedu.ssm as ssm
+
+    assert ssm.selective_scan is selective_scan
+    assert ssm.selective_scan_reference is selective_scan_reference
+    assert ssm.selective_scan_step is selective_scan_step
+    assert ssm.scan_state_bytes is scan_state_bytes
+    assert sorted(ssm.__all__) == sorted(ssm._EXPORTS)

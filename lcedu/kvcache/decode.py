@@ -101,10 +101,16 @@ def attend_with_cache(
     """Append one token's k, v to `cache` and attend its query q over what the cache holds.
 
     q, k, v: (batch, heads, 1, head_dim). Every key a cache holds is at or before the new
-    token, so no mask is needed: the cache's contents are the mask.
+    token, so no mask is needed: the cache's contents are the mask. Any object with the
+    cache interface's ``update(k, v)`` and ``keys_values()`` works, not only lcedu's caches.
     """
-    if not isinstance(cache, KVCacheBase):
-        raise ValueError(f"cache must be one of lcedu's KV caches, got {type(cache).__name__}")
+    if not isinstance(cache, KVCacheBase) and not (
+        callable(getattr(cache, "update", None)) and callable(getattr(cache, "keys_values", None))
+    ):
+        raise ValueError(
+            "cache must be one of lcedu's KV caches or an object with update(k, v) and "
+            f"keys_values(), got {type(cache).__name__}"
+        )
     if not isinstance(q, torch.Tensor) or q.dim() != 4 or q.shape[2] != 1:
         shape = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
         raise ValueError(

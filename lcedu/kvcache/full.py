@@ -3,7 +3,8 @@
 At decoding step t a decoder needs the keys and values of every earlier token; a KV cache
 keeps them so they are computed once (the standard autoregressive trick of Vaswani et al.,
 2017, as in Hugging Face's ``DynamicCache``). Every cache in `lcedu.kvcache` shares one
-interface: `update(k, v)`, `keys_values()`, `positions()`, `len(cache)` and `nbytes()`.
+interface: `update(k, v)`, `keys_values()`, `positions()`, `len(cache)` and `nbytes()`
+(bytes used; `bytes_used()` is the same number).
 Layout is (batch, heads, seq, head_dim).
 """
 
@@ -68,7 +69,8 @@ class KVCacheBase:
     - ``positions()``: the absolute position of every held key (a LongTensor, increasing).
     - ``len(cache)``: how many keys each sequence holds now.
     - ``seen_tokens``: how many tokens were ever added (the next token's position).
-    - ``nbytes()``: bytes the cache's storage for keys and values takes.
+    - ``nbytes()`` (also ``bytes_used()``): bytes the cache's storage for keys and values
+      takes.
     """
 
     seen_tokens: int = 0
@@ -87,6 +89,10 @@ class KVCacheBase:
 
     def nbytes(self) -> int:
         raise NotImplementedError
+
+    def bytes_used(self) -> int:
+        """Bytes of key/value storage the cache uses now; the same number as `nbytes()`."""
+        return self.nbytes()
 
 
 class KVCache(KVCacheBase):

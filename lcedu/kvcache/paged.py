@@ -16,8 +16,12 @@ from lcedu.kvcache.full import KVCacheBase, check_new_kv
 __all__ = ["PagedKVCache", "OutOfBlocksError"]
 
 
-class OutOfBlocksError(RuntimeError):
-    """The pool has no free block left for a write."""
+class OutOfBlocksError(RuntimeError, ValueError):
+    """The pool has no free block left for a write.
+
+    A RuntimeError (the pool is exhausted) and a ValueError (the request is too large for
+    the cache as configured, like every other bad request in lcedu), so either catches it.
+    """
 
 
 def _positive_int(name: str, value: object) -> int:

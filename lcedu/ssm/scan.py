@@ -29,6 +29,11 @@ def _check(x, delta, A, B, C, D) -> tuple[int, int, int, int]:
             f"selective_scan: x must be (batch, seq, channels), got shape {tuple(x.shape)}"
         )
     b, L, d = x.shape
+    if L < 1:
+        raise ValueError(
+            f"selective_scan: the sequence must hold at least one step, got x of shape "
+            f"{tuple(x.shape)} (batch, seq=0, channels)"
+        )
     if delta.shape != x.shape:
         raise ValueError(
             f"selective_scan: delta must have x's shape {tuple(x.shape)}, got {tuple(delta.shape)}"
