@@ -70,6 +70,21 @@ def test_shard_then_gather_is_the_identity(layout, W):
     assert torch.equal(gather_sequence(shards, layout), x)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_gather_also_takes_shard_sequences_arguments(layout):
+    x = torch.randn(1, 2, 12, 3)
+    shards = [shard_sequence(x, 3, r, layout) for r in range(3)]
+    assert torch.equal(gather_sequence(shards, 3, layout), x)
+    assert torch.equal(gather_sequence(shards, world_size=3, layout=layout), x)
+    assert torch.equal(gather_sequence(shards, layout=layout), x)
+    with pytest.raises(ValueError, match="world_size = 4 but 3 shards"):
+        gather_sequence(shards, 4, layout)
+    with pytest.raises(ValueError, match="layout was given twice"):
+        gather_sequence(shards, layout, layout=layout)
+    with pytest.raises(ValueError, match="positional arguments"):
+        gather_sequence(shards, 3, layout, 2)
+
+
 def test_bad_lengths_and_world_sizes_raise_with_the_numbers():
     x = torch.zeros(1, 1, 10, 4)
     with pytest.raises(ValueError, match=r"10 is not divisible by world_size = 3"):
@@ -182,6 +197,36 @@ def test_zigzag_is_balanced_and_computes_half_blocks(W):
     assert tr.critical_path() < ring_schedule(L, W, causal=True).critical_path()
     total = sum(tr.work_per_rank())
     assert total == L * (L + 1) // 2  # every causal pair once
+
+
+def test_trace_indexes_by_step_then_rank():
+    x = torch.randn(1, 1, 9, 2)
+    _, tr = simulate_ring_attention(x, x, x, 3, causal=True)
+    assert len(tr) == 3 and len(list(tr)) == 3
+    for s, row in enumerate(tr):
+        assert [st.rank for st in row] == [0, 1, 2] and all(st.step == s for st in row)
+        assert [st.kv_rank for st in row] == [(r - s) % 3 for r in range(3)]
+        for r in range(3):
+            assert tr[s, r] == tr.at(s, r) == row[r]
+    assert tr[-1] == tr[2]
+    with pytest.raises(IndexError, match=r"step must be an integer in \[0, 2\]"):
+        tr[3]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "striped"])
+@pytest.mark.parametrize("L, W", [(15, 3), (7, 7), (7, 1), (21, 7)])
+def test_odd_total_lengths_with_gradients(layout, L, W):
+    seed_everything(9)
+    q, k, v = _qkv(1, 2, L, 3, torch.float64, requires_grad=True, Dv=5)
+    for causal in (False, True):
+        out, _ = simulate_ring_attention(q, k, v, W, causal=causal, layout=layout)
+        ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        assert_close(out, ref)
+        g = torch.randn_like(out)
+        got = torch.autograd.grad(out, (q, k, v), g)
+        want = torch.autograd.grad(ref, (q, k, v), g)
+        for name, a, b in zip("qkv", got, want):
+            assert_close(a, b, msg=f"d{name} causal={causal}")
 
 
 def test_non_causal_trace_does_everything():

@@ -44,6 +44,20 @@ def test_processes_equal_sdpa_on_the_whole_sequence(W):
         for dtype in ("float32", "float64", "bfloat16")
         if dtype != "bfloat16" or causal  # bf16: causal only, to keep the test fast
     ]
+    configs += [  # an odd total length (W = 1, 3) where the layout allows it, with gradients
+        DemoConfig(
+            seq_len=5 * W,
+            heads=2,
+            head_dim=4,
+            causal=causal,
+            layout=layout,
+            dtype="float64",
+            seed=W,
+            backward=True,
+        )
+        for layout in ("contiguous", "striped")
+        for causal in (False, True)
+    ]
     results = run_local(W, configs, timeout=90)
     assert len(results) == len(configs)
     for cfg, res in zip(configs, results):
@@ -55,7 +69,7 @@ def test_processes_equal_sdpa_on_the_whole_sequence(W):
         if cfg.backward:
             assert res.grad_error is not None and res.grad_error < 1e-8, label
         # Every rank sends its K and V one hop per step but the last.
-        n = L // W
+        n = cfg.seq_len // W
         kv_bytes = 2 * cfg.batch * cfg.heads * n * cfg.head_dim * getattr(torch, cfg.dtype).itemsize
         assert [r.bytes_sent for r in res.ranks] == [(W - 1) * kv_bytes] * W
         if cfg.causal and cfg.layout == "contiguous":

@@ -107,12 +107,44 @@ def shard_sequence(
 
 
 def gather_sequence(
-    shards: Sequence[torch.Tensor], layout: str = "contiguous", *, dim: int = 2
+    shards: Sequence[torch.Tensor],
+    *args: int | str,
+    layout: str | None = None,
+    world_size: int | None = None,
+    dim: int = 2,
 ) -> torch.Tensor:
-    """Undo `shard_sequence`: put every rank's shard (listed in rank order) back in place."""
+    """Undo `shard_sequence`: put every rank's shard (listed in rank order) back in place.
+
+    Call it as ``gather_sequence(shards, layout)`` or, mirroring `shard_sequence`, as
+    ``gather_sequence(shards, world_size, layout)``; both may be keywords. The world size
+    is ``len(shards)``; a `world_size` that disagrees raises ValueError.
+    """
     if not isinstance(shards, (list, tuple)) or not shards:
         raise ValueError("shards must be a non-empty list of tensors, one per rank")
+    if len(args) > 2:
+        raise ValueError(
+            "gather_sequence takes (shards, layout) or (shards, world_size, layout), "
+            f"got {1 + len(args)} positional arguments"
+        )
+    if len(args) == 2:
+        w_arg, l_arg = args
+    elif len(args) == 1:
+        w_arg, l_arg = (None, args[0]) if isinstance(args[0], str) else (args[0], None)
+    else:
+        w_arg, l_arg = None, None
+    for given, name, kw in ((w_arg, "world_size", world_size), (l_arg, "layout", layout)):
+        if given is not None and kw is not None:
+            raise ValueError(f"gather_sequence: {name} was given twice")
+    world_size = world_size if w_arg is None else w_arg
+    layout = l_arg if l_arg is not None else (layout if layout is not None else "contiguous")
     _check_layout(layout)
+    if world_size is not None:
+        _check_world(world_size)
+        if world_size != len(shards):
+            raise ValueError(
+                f"gather_sequence: world_size = {world_size} but {len(shards)} shards were "
+                "given (one per rank)"
+            )
     first = shards[0]
     for r, s in enumerate(shards):
         if not isinstance(s, torch.Tensor):
@@ -313,6 +345,23 @@ class RingTrace:
 
     def at(self, step: int, rank: int) -> RingStep:
         return self.steps[step * self.world_size + rank]
+
+    def __len__(self) -> int:
+        """The number of ring steps (world_size)."""
+        return len(self.steps) // self.world_size
+
+    def __getitem__(self, key: int | tuple[int, int]) -> list[RingStep] | RingStep:
+        """trace[step] is that step's RingStep for every rank; trace[step, rank] one of them."""
+        n = len(self)
+        if isinstance(key, tuple):
+            if len(key) != 2:
+                raise ValueError(f"index a RingTrace with [step] or [step, rank], got {key!r}")
+            step, rank = key
+            return self[step][rank]
+        if isinstance(key, bool) or not isinstance(key, int) or not -n <= key < n:
+            raise IndexError(f"step must be an integer in [0, {n - 1}], got {key!r}")
+        key %= n
+        return self.steps[key * self.world_size : (key + 1) * self.world_size]
 
     def grid(self, attr: str) -> list[list]:
         """[step][rank] table of one field, e.g. grid("kv_rank") is the ring schedule."""
