@@ -214,6 +214,57 @@ def test_rotary_embedding_dynamic_follows_positions():
     assert not torch.allclose(rope(x, far)[0], RotaryEmbedding(32, 1e4)(x, far)[0])
 
 
+HF_DICTS = [
+    {"rope_type": "linear", "factor": 4.0},
+    {"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 512},
+    {
+        "rope_type": "yarn",
+        "factor": 3.3,
+        "original_max_position_embeddings": 512,
+        "beta_fast": 16,
+        "beta_slow": 2,
+        "mscale": 1.0,
+        "mscale_all_dim": 0.707,
+        "truncate": False,
+    },
+    {
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "original_max_position_embeddings": 512,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+    },
+]
+
+
+@pytest.mark.parametrize("params", HF_DICTS, ids=lambda p: p["rope_type"])
+def test_rotary_embedding_accepts_hf_rope_parameters(params):
+    gen = seed_everything(8)
+    dim, base = 64, 5e5
+    x = torch.zeros(2, 2, 12, dim)
+    pos = torch.randint(0, 8000, (2, 12), generator=gen)
+    hf = hf_llama.LlamaRotaryEmbedding(_llama_config(dim, base, 4096, dict(params)))
+    ours = RotaryEmbedding(dim, base, {**params, "rope_theta": base})
+    for a, b in zip(ours(x, pos), hf(x, pos)):
+        torch.testing.assert_close(a, b, rtol=HF_RTOL, atol=HF_ATOL)
+    assert ours.attention_factor == pytest.approx(float(hf.attention_scaling), rel=1e-6)
+
+
+def test_rotary_embedding_hf_dynamic_and_default():
+    x = torch.zeros(1, 1, 4, 32)
+    cfg = _llama_config(32, 1e4, 100, {"rope_type": "dynamic", "factor": 2.0})
+    hf = hf_llama.LlamaRotaryEmbedding(cfg)
+    ours = RotaryEmbedding(
+        32, 1e4, {"rope_type": "dynamic", "factor": 2.0, "original_max_position_embeddings": 100}
+    )
+    for pos in (torch.tensor([0, 1, 2, 50]), torch.tensor([0, 1, 2, 399])):  # below, above
+        for a, b in zip(ours(x, pos), hf(x, pos[None])):
+            torch.testing.assert_close(a, b[0], rtol=HF_RTOL, atol=HF_ATOL)
+    plain = RotaryEmbedding(32, 1e4, {"rope_type": "default", "rope_theta": 1e4})
+    assert plain.scaling is None
+    torch.testing.assert_close(plain.inv_freq, rope_inv_freq(32, 1e4), rtol=0, atol=0)
+
+
 def test_bad_inputs_raise_value_error():
     x = torch.zeros(1, 1, 4, 8)
     cos, sin = rope_cos_sin(torch.arange(4), rope_inv_freq(8))
@@ -238,6 +289,18 @@ def test_bad_inputs_raise_value_error():
         lambda: RotaryEmbedding(8, scaling={"type": "linear", "factor": 0.5}),
         lambda: RotaryEmbedding(8, scaling={"type": "linear", "fator": 2}),
         lambda: RotaryEmbedding(8, style="complex"),
+        lambda: RotaryEmbedding(8, 1e4, {"rope_type": "linear", "factor": 2, "rope_theta": 5e5}),
+        lambda: RotaryEmbedding(8, scaling={"type": "linear", "rope_type": "yarn", "factor": 2}),
+        lambda: RotaryEmbedding(8, scaling={"type": ["linear"], "factor": 2}),
+        lambda: RotaryEmbedding(
+            8,
+            scaling={
+                "type": "yarn",
+                "factor": 2,
+                "original_max_position": 64,
+                "original_max_position_embeddings": 64,
+            },
+        ),
     ]
     for i, fn in enumerate(bad):
         with pytest.raises(ValueError):
@@ -260,6 +323,11 @@ def test_figures_and_explorer_render():
         render("Llama 3", 4.0, 1e4, 32, 512),
     ):
         assert isinstance(fig, Figure) and fig.axes
+    # the explorer draws every view of the issue: wavelengths, ramp, frequency ratio,
+    # angle heatmap (+ its colour bar), out of distribution, decay
+    titles = [ax.get_title() for ax in render("YaRN", 8.0, 1e4, 64, 1024, 16.0, 2.0).axes]
+    for words in ("wavelength", "ramp", "slowed", "cos(m·θ_i)", "out of distribution", "decay"):
+        assert any(words in t for t in titles), (words, titles)
     with pytest.raises(ValueError):
         render("magic")
     with pytest.raises(ValueError):

@@ -346,17 +346,113 @@ BAD = [
     ("yarn length 0", lambda: sc.yarn(64, 1e4, 2.0, 0)),
     ("yarn length float", lambda: sc.yarn(64, 1e4, 2.0, 4096.5)),
     ("yarn factor < 1", lambda: sc.yarn(64, 1e4, 0.9, 4096)),
-    ("yarn mscale alone", lambda: sc.yarn(64, 1e4, 2.0, 4096, mscale=0.7)),
+    ("yarn mscale not a number", lambda: sc.yarn(64, 1e4, 2.0, 4096, mscale="0.7")),
     ("yarn attention_factor 0", lambda: sc.yarn(64, 1e4, 2.0, 4096, attention_factor=0.0)),
     (
         "llama3 hi <= lo",
         lambda: sc.llama3(64, 1e4, 8.0, 8192, low_freq_factor=4, high_freq_factor=1),
     ),
+    ("lesson yarn length 0", lambda: sc.lesson_yarn_inv_freq(64, 0, 8192)),
+    ("lesson yarn length 1", lambda: sc.lesson_yarn_inv_freq(64, 1, 8192)),
     ("ramp high < low", lambda: sc.yarn_ramp(5, 2, 10)),
     ("ramp n 0", lambda: sc.yarn_ramp(0, 2, 0)),
     ("mscale factor 0", lambda: sc.yarn_mscale(0.0)),
     ("range truncate str", lambda: sc.yarn_correction_range(64, 1e4, 4096, truncate="yes")),
 ]
+
+
+def test_yarn_lone_mscale_is_ignored_as_in_hf(config):
+    # Hugging Face uses the mscale ratio only when both are given and non-zero; a lone
+    # mscale (or mscale_all_dim, or a zero) leaves the factor at 0.1·ln(s) + 1.
+    settings = [
+        {"mscale": 0.707},
+        {"mscale_all_dim": 1.0},
+        {"mscale": 1.0, "mscale_all_dim": 0.0},
+        {"mscale": 0.0, "mscale_all_dim": 1.0},
+    ]
+    for ms in settings:
+        params = {"factor": 8.0, "original_max_position_embeddings": 4096, **ms}
+        theirs = _hf(config, "yarn", 128, 1e4, 32768, **params)
+        _same(sc.yarn(128, 1e4, 8.0, 4096, **ms), theirs, f"yarn {ms}")
+        assert sc.yarn(128, 1e4, 8.0, 4096, **ms)[1] == pytest.approx(sc.yarn_mscale(8.0))
+
+
+@pytest.mark.parametrize("dim", [4, 6, 34, 50, 130, 250])
+def test_odd_number_of_pairs_and_odd_bases_match_hf(config, dim):
+    # dims whose pair count is odd, a base that is not a power of ten, an odd original length
+    base, orig = 1234.5, 3000
+    for factor in (1.25, 3.3):
+        _same(
+            sc.linear(dim, base, factor),
+            _hf(config, "linear", dim, base, orig, factor=factor),
+            f"linear {dim} {factor}",
+        )
+        for seq_len in (orig - 1, orig, orig + 1, 10 * orig):
+            theirs = _hf(config, "dynamic", dim, base, orig, seq_len=seq_len, factor=factor)
+            _same(sc.dynamic_ntk(dim, base, factor, orig, seq_len), theirs, f"dyn {dim} {seq_len}")
+        for truncate in (True, False):
+            params = {
+                "factor": factor,
+                "original_max_position_embeddings": orig,
+                "truncate": truncate,
+            }
+            theirs = _hf(config, "yarn", dim, base, int(orig * factor), **params)
+            _same(sc.yarn(dim, base, factor, orig, truncate=truncate), theirs, f"yarn {dim}")
+        params = {
+            "factor": factor,
+            "original_max_position_embeddings": orig,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+        }
+        theirs = _hf(config, "llama3", dim, base, int(orig * factor), **params)
+        _same(
+            sc.llama3(dim, base, factor, orig, low_freq_factor=1.0, high_freq_factor=4.0),
+            theirs,
+            f"llama3 {dim}",
+        )
+
+
+def test_numpy_scalars_are_accepted():
+    np = pytest.importorskip("numpy")
+    dim, base, factor, orig = np.int64(128), np.float64(1e4), np.float32(8.0), np.int64(4096)
+    for ours, plain in [
+        (sc.linear(dim, base, factor), sc.linear(128, 1e4, 8.0)),
+        (sc.ntk_aware(dim, base, factor), sc.ntk_aware(128, 1e4, 8.0)),
+        (
+            sc.dynamic_ntk(dim, base, factor, orig, np.int64(9000)),
+            sc.dynamic_ntk(128, 1e4, 8.0, 4096, 9000),
+        ),
+        (sc.yarn(dim, base, factor, orig, beta_fast=np.float64(32)), sc.yarn(128, 1e4, 8.0, 4096)),
+        (sc.llama3(dim, base, factor, orig), sc.llama3(128, 1e4, 8.0, 4096)),
+    ]:
+        torch.testing.assert_close(ours[0], plain[0], rtol=0, atol=0)
+        assert ours[1] == plain[1]
+    assert sc.yarn_correction_range(dim, base, orig) == (20, 46)
+    assert rope_inv_freq(np.int32(8)).shape == (4,)
+    with pytest.raises(ValueError):
+        sc.linear(np.float64(128.0), 1e4, 2.0)  # a float dim is not a dim
+
+
+def test_lesson_yarn_accepts_and_ignores_its_betas():
+    # the sketch's signature: (dim, original, extended, base, beta_fast, beta_slow) — and the
+    # betas change nothing (ERRATUM 10), whereas they move the real YaRN's range
+    ref = sc.lesson_yarn_inv_freq(128, 4096, 32768, 1e4)
+    for fast, slow in ((32, 1), (8, 2), (64, 0.5)):
+        got = sc.lesson_yarn_inv_freq(128, 4096, 32768, 1e4, fast, slow)
+        torch.testing.assert_close(got[0], ref[0], rtol=0, atol=0)
+        assert got[1] == ref[1]
+        assert (
+            sc.lesson_yarn_inv_freq(
+                128,
+                original_max_length=4096,
+                extended_max_length=32768,
+                base=1e4,
+                beta_fast=fast,
+                beta_slow=slow,
+            )[1]
+            == ref[1]
+        )
+    assert sc.yarn_correction_range(128, 1e4, 4096, beta_fast=8, beta_slow=2) != (20, 46)
 
 
 @pytest.mark.parametrize("name,call", BAD, ids=[b[0] for b in BAD])

@@ -10,6 +10,7 @@ for bit. Context-extension scalings (PI, NTK, YaRN, Llama 3) live in `scaling.py
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,15 +23,17 @@ _STYLES = ("half", "interleaved")
 
 
 def _check_dim(dim: Any) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int):
+    # numbers.Integral: Python ints and NumPy/other integer scalars alike (not bools)
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
         raise ValueError(f"dim must be a positive even integer, got {dim!r}")
+    dim = int(dim)
     if dim <= 0 or dim % 2:
         raise ValueError(f"dim must be a positive even integer (RoPE rotates pairs), got {dim}")
     return dim
 
 
 def _check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value}")
@@ -46,7 +49,7 @@ def rope_inv_freq(dim: int, base: float = 10000.0) -> torch.Tensor:
     >>> rope_inv_freq(4, base=100.0)
     tensor([1.0000, 0.1000])
     """
-    _check_dim(dim)
+    dim = _check_dim(dim)
     base = _check_positive("base", base)
     if base == 1.0:
         raise ValueError("base must differ from 1 (every frequency would be 1), got 1")
@@ -82,7 +85,7 @@ def rope_cos_sin(
     if not isinstance(inv_freq, torch.Tensor) or inv_freq.ndim != 1 or inv_freq.numel() == 0:
         raise ValueError("inv_freq must be a non-empty 1-D tensor (one frequency per pair of dims)")
     work = torch.float64 if inv_freq.dtype == torch.float64 else torch.float32
-    if isinstance(attention_scaling, bool) or not isinstance(attention_scaling, (int, float)):
+    if isinstance(attention_scaling, bool) or not isinstance(attention_scaling, numbers.Real):
         raise ValueError(f"attention_scaling must be a number, got {attention_scaling!r}")
     if not math.isfinite(attention_scaling) or attention_scaling <= 0:
         raise ValueError(f"attention_scaling must be positive, got {attention_scaling}")
@@ -173,6 +176,11 @@ def apply_rope(
     return x * cos + _rotate_interleaved(x) * sin
 
 
+# Hugging Face `rope_parameters` names → ours (RotaryEmbedding accepts either)
+_HF_TYPES = {"dynamic": "dynamic_ntk"}
+_HF_KEYS = {"original_max_position_embeddings": "original_max_position"}
+
+
 class RotaryEmbedding(nn.Module):
     """RoPE as a module: holds `inv_freq` (and `attention_factor`), returns cos/sin.
 
@@ -181,7 +189,14 @@ class RotaryEmbedding(nn.Module):
     "original_max_position": 4096}`` or ``{"type": "linear", "factor": 4}``. Types:
     "linear" (PI), "ntk_aware", "dynamic_ntk", "yarn", "llama3". For "dynamic_ntk" the
     frequencies are recomputed for each call from the largest position seen (seq_len =
-    max position + 1), as Hugging Face's dynamic RoPE does; all others are fixed.
+    max position + 1), as Hugging Face's dynamic RoPE does; all others are fixed. One
+    difference: Hugging Face's module also caches, keeping grown frequencies for later,
+    shorter calls until the length drops back inside the original; here a call depends
+    only on its own positions.
+
+    A Hugging Face ``rope_parameters`` dict is accepted as well: "rope_type" for "type",
+    its type names "default" (plain RoPE) and "dynamic", "original_max_position_embeddings"
+    for "original_max_position", and a "rope_theta" equal to `base`.
 
     >>> rope = RotaryEmbedding(8, scaling={"type": "linear", "factor": 2})
     >>> q = torch.zeros(1, 2, 5, 8)
@@ -204,7 +219,7 @@ class RotaryEmbedding(nn.Module):
         if style not in _STYLES:
             raise ValueError(f"style must be 'half' or 'interleaved', got {style!r}")
         self.style = style
-        self.scaling = self._check_scaling(scaling)
+        self.scaling = self._check_scaling(scaling, self.base)
         if self.scaling is None:
             inv_freq, factor = rope_inv_freq(self.dim, self.base), 1.0
         else:
@@ -213,22 +228,43 @@ class RotaryEmbedding(nn.Module):
         self.attention_factor = float(factor)
 
     @staticmethod
-    def _check_scaling(scaling: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    def _check_scaling(scaling: Mapping[str, Any] | None, base: float) -> dict[str, Any] | None:
         from lcedu.positions import scaling as methods  # local: scaling imports this module
 
         if scaling is None:
             return None
-        if not isinstance(scaling, Mapping) or "type" not in scaling:
+        if not isinstance(scaling, Mapping) or not ({"type", "rope_type"} & set(scaling)):
             raise ValueError(
                 "scaling must be None or a dict with a 'type' key, e.g. "
                 "{'type': 'linear', 'factor': 4}"
             )
-        kind = scaling["type"]
+        kwargs = dict(scaling)
+        kind = kwargs.pop("type", None)
+        hf_kind = kwargs.pop("rope_type", None)
+        if kind is not None and hf_kind is not None and kind != hf_kind:
+            raise ValueError(f"'type' ({kind!r}) and 'rope_type' ({hf_kind!r}) disagree")
+        kind = kind if kind is not None else hf_kind
+        if not isinstance(kind, str):
+            raise ValueError(f"the scaling type must be a string such as 'yarn', got {kind!r}")
+        kind = _HF_TYPES.get(kind, kind)
+        if kind == "default":
+            return None
         if kind not in methods.SCALINGS:
             raise ValueError(
                 f"unknown scaling type {kind!r}; choose one of {sorted(methods.SCALINGS)}"
             )
-        kwargs = {k: v for k, v in scaling.items() if k != "type"}
+        for hf_key, key in _HF_KEYS.items():
+            if hf_key in kwargs:
+                if key in kwargs:
+                    raise ValueError(f"give {key!r} or {hf_key!r}, not both")
+                kwargs[key] = kwargs.pop(hf_key)
+        if "rope_theta" in kwargs:
+            theta = kwargs.pop("rope_theta")
+            if theta is not None and theta != base:
+                raise ValueError(
+                    f"rope_theta in the scaling dict ({theta}) differs from base ({base}); "
+                    "give the base to RotaryEmbedding itself"
+                )
         for reserved in ("dim", "base"):
             if reserved in kwargs:
                 raise ValueError(

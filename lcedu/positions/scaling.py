@@ -11,6 +11,7 @@ differ from the real methods (ERRATA 9–14).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -38,8 +39,15 @@ __all__ = [
 ]
 
 
+def _check_real(name: str, value: Any) -> float:
+    """A finite real number (int, float or NumPy scalar; not bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def _check_factor(factor: Any) -> float:
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
         raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
     if not math.isfinite(factor):
         raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
@@ -51,9 +59,9 @@ def _check_factor(factor: Any) -> float:
 
 
 def _check_length(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer number of tokens, got {value!r}")
-    return value
+    return int(value)
 
 
 def _check_base(base: Any) -> float:
@@ -70,7 +78,7 @@ def linear(dim: int, base: float, factor: float) -> tuple[torch.Tensor, float]:
     Dividing θ_i by s is the same as feeding positions m/s (the lesson's PI): the extended
     context is squeezed into the trained range. Attention factor 1.
     """
-    _check_dim(dim)
+    dim = _check_dim(dim)
     base, factor = _check_base(base), _check_factor(factor)
     inv_freq = rope_inv_freq(dim, base)
     inv_freq /= factor
@@ -81,7 +89,7 @@ def linear(dim: int, base: float, factor: float) -> tuple[torch.Tensor, float]:
 def ntk_aware_base(dim: int, base: float, factor: float) -> float:
     """The NTK-aware base b·s^(d/(d−2)): the slowest frequency is interpolated by exactly s,
     the fastest is left unchanged, and everything between is spread geometrically."""
-    _check_dim(dim)
+    dim = _check_dim(dim)
     if dim < 4:
         raise ValueError(f"NTK-aware scaling needs dim >= 4 (it divides by dim − 2), got {dim}")
     base, factor = _check_base(base), _check_factor(factor)
@@ -102,7 +110,7 @@ def dynamic_ntk(
     b·(s·L/L_orig − (s − 1))^(d/(d−2)) (Hugging Face's "dynamic" rope type), so the
     stretch grows with the text instead of being paid up front.
     """
-    _check_dim(dim)
+    dim = _check_dim(dim)
     if dim < 4:
         raise ValueError(f"dynamic NTK scaling needs dim >= 4 (it divides by dim − 2), got {dim}")
     base, factor = _check_base(base), _check_factor(factor)
@@ -118,11 +126,10 @@ def yarn_correction_dim(
 ) -> float:
     """The (fractional) dim-pair index whose wavelength fits `num_rotations` times into the
     original context: d·ln(L_orig / (2π·r)) / (2·ln base)."""
-    if isinstance(num_rotations, bool) or not isinstance(num_rotations, (int, float)):
-        raise ValueError(f"num_rotations must be a positive number, got {num_rotations!r}")
+    num_rotations = _check_real("num_rotations", num_rotations)
     if num_rotations <= 0:
         raise ValueError(f"num_rotations must be positive, got {num_rotations}")
-    _check_dim(dim)
+    dim = _check_dim(dim)
     base = _check_base(base)
     original = _check_length("original_max_position", original_max_position)
     return (dim * math.log(original / (num_rotations * 2 * math.pi))) / (2 * math.log(base))
@@ -143,10 +150,8 @@ def yarn_correction_range(
     low = floor(dim(β_fast)), high = ceil(dim(β_slow)) when `truncate`, clamped to
     [0, dim − 1] as in Hugging Face and the YaRN authors' code.
     """
-    if isinstance(beta_fast, bool) or not isinstance(beta_fast, (int, float)):
-        raise ValueError(f"beta_fast must be a number, got {beta_fast!r}")
-    if isinstance(beta_slow, bool) or not isinstance(beta_slow, (int, float)):
-        raise ValueError(f"beta_slow must be a number, got {beta_slow!r}")
+    beta_fast = _check_real("beta_fast", beta_fast)
+    beta_slow = _check_real("beta_slow", beta_slow)
     if beta_slow <= 0:
         raise ValueError(f"beta_slow must be positive, got {beta_slow}")
     if beta_fast <= beta_slow:
@@ -156,6 +161,7 @@ def yarn_correction_range(
         )
     if not isinstance(truncate, bool):
         raise ValueError(f"truncate must be True or False, got {truncate!r}")
+    dim = _check_dim(dim)
     low = yarn_correction_dim(beta_fast, dim, base, original_max_position)
     high = yarn_correction_dim(beta_slow, dim, base, original_max_position)
     if truncate:
@@ -169,12 +175,10 @@ def yarn_ramp(low: float, high: float, n: int) -> torch.Tensor:
     0 = extrapolate (keep the frequency), 1 = interpolate (divide by the factor). When
     low == high the denominator gets 0.001 added, as in Hugging Face, to avoid 0/0.
     """
-    for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{name} must be a finite number, got {v!r}")
+    low, high = _check_real("low", low), _check_real("high", high)
     if high < low:
         raise ValueError(f"high must be >= low, got low={low}, high={high}")
-    _check_length("n", n)
+    n = _check_length("n", n)
     if low == high:
         high += 0.001
     linear_func = (torch.arange(n, dtype=torch.float32) - low) / (high - low)
@@ -183,10 +187,9 @@ def yarn_ramp(low: float, high: float, n: int) -> torch.Tensor:
 
 def yarn_mscale(factor: float, mscale: float = 1.0) -> float:
     """YaRN's temperature 0.1·mscale·ln(s) + 1 for s > 1, and exactly 1 for s ≤ 1."""
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+    factor, mscale = _check_real("factor", factor), _check_real("mscale", mscale)
+    if factor <= 0:
         raise ValueError(f"factor must be a positive number, got {factor!r}")
-    if isinstance(mscale, bool) or not isinstance(mscale, (int, float)):
-        raise ValueError(f"mscale must be a number, got {mscale!r}")
     if factor <= 1:
         return 1.0
     return 0.1 * mscale * math.log(factor) + 1.0
@@ -210,19 +213,20 @@ def yarn(
 
     inv_freq = θ·(1 − ramp) + (θ/s)·ramp with `yarn_ramp` over `yarn_correction_range`.
     The attention factor is `attention_factor` if given, else
-    yarn_mscale(s, mscale) / yarn_mscale(s, mscale_all_dim) when both are given (DeepSeek
-    style), else yarn_mscale(s). The base is NOT changed (that is NTK-aware scaling).
+    yarn_mscale(s, mscale) / yarn_mscale(s, mscale_all_dim) when both are given and non-zero
+    (DeepSeek style), else yarn_mscale(s) — so, as in Hugging Face, an `mscale` without an
+    `mscale_all_dim` (or the reverse) leaves the factor at yarn_mscale(s). The base is NOT
+    changed (that is NTK-aware scaling).
     """
-    _check_dim(dim)
+    dim = _check_dim(dim)
     base, factor = _check_base(base), _check_factor(factor)
     original = _check_length("original_max_position", original_max_position)
-    if (mscale is None) != (mscale_all_dim is None):
-        raise ValueError(
-            "give mscale and mscale_all_dim together (their ratio is the attention factor), "
-            f"got mscale={mscale!r}, mscale_all_dim={mscale_all_dim!r}"
-        )
+    if mscale is not None:
+        mscale = _check_real("mscale", mscale)
+    if mscale_all_dim is not None:
+        mscale_all_dim = _check_real("mscale_all_dim", mscale_all_dim)
     if attention_factor is None:
-        if mscale is not None and mscale and mscale_all_dim:
+        if mscale and mscale_all_dim:
             attention_factor = yarn_mscale(factor, mscale) / yarn_mscale(factor, mscale_all_dim)
         else:
             attention_factor = yarn_mscale(factor)
@@ -253,7 +257,7 @@ def llama3(
     longer than L_orig/low_freq_factor are divided by s, and a linear blend in
     L_orig/wavelength joins the two. Attention factor 1. (Meta used s=8, 1, 4, L_orig=8192.)
     """
-    _check_dim(dim)
+    dim = _check_dim(dim)
     base, factor = _check_base(base), _check_factor(factor)
     old_context_len = _check_length("original_max_position", original_max_position)
     low_freq_factor = _check_positive("low_freq_factor", low_freq_factor)
@@ -304,9 +308,14 @@ def lesson_yarn_correction_range(
     dim: int, original_max_length: int, extended_max_length: int
 ) -> tuple[int, int]:
     """The lesson's (wrong) YaRN range: one expression, floored and ceiled (ERRATUM 10)."""
-    _check_dim(dim)
+    dim = _check_dim(dim)
     _check_length("original_max_length", original_max_length)
     _check_length("extended_max_length", extended_max_length)
+    if original_max_length < 2:
+        raise ValueError(
+            "the sketch divides by ln(original_max_length), so it must be at least 2, "
+            f"got {original_max_length}"
+        )
     scale = extended_max_length / original_max_length
     x = dim * math.log(scale) / (2 * math.log(original_max_length))
     return max(0, math.floor(x)), min(dim // 2 - 1, math.ceil(x))
@@ -317,11 +326,18 @@ def lesson_yarn_inv_freq(
     original_max_length: int = 4096,
     extended_max_length: int = 32768,
     base: float = 10000.0,
+    beta_fast: float = 32,
+    beta_slow: float = 1,
 ) -> tuple[torch.Tensor, float]:
     """The lesson's `YaRNRoPE.__init__`: returns its (inv_freq, mscale). Wrong — see above.
 
-    The sketch accepts beta_fast/beta_slow but never uses them, so they are not parameters.
+    Same parameters as the sketch. Like the sketch, it accepts `beta_fast`/`beta_slow` and
+    never uses them (ERRATUM 10): changing them changes nothing.
     """
+    del beta_fast, beta_slow  # accepted and ignored, exactly as in the lesson
+    dim = _check_dim(dim)
+    _check_length("original_max_length", original_max_length)
+    _check_length("extended_max_length", extended_max_length)
     base = _check_base(base)
     scale = extended_max_length / original_max_length
     dims = torch.arange(0, dim, 2)

@@ -12,10 +12,13 @@ from matplotlib.figure import Figure
 
 from lcedu.viz.rope import (
     METHODS,
+    draw_angles,
     draw_decay,
+    draw_frequency_ratio,
     draw_out_of_distribution,
     draw_ramp,
     draw_wavelengths,
+    method_frequencies,
 )
 
 __all__ = ["render", "rope_explorer"]
@@ -30,7 +33,8 @@ def render(
     beta_fast: float = 32.0,
     beta_slow: float = 1.0,
 ) -> Figure:
-    """Four panels comparing `method` with plain RoPE: wavelengths, YaRN's ramp, the
+    """Six panels comparing `method` with plain RoPE: wavelengths, YaRN's ramp, the ratio of
+    scaled to original frequency, the rotation angles (positions × pairs), the
     out-of-distribution view and long-term decay."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -43,10 +47,14 @@ def render(
         beta_fast=beta_fast,
         beta_slow=beta_slow,
     )
-    fig = Figure(figsize=(12, 7.5), layout="constrained")
-    (a, b), (c, d) = fig.subplots(2, 2)
+    fig = Figure(figsize=(16, 7.5), layout="constrained")
+    (a, b, e), (f, c, d) = fig.subplots(2, 3)
     draw_wavelengths(a, methods, **kw)
     draw_ramp(b, **kw)
+    draw_frequency_ratio(e, methods, **kw)
+    inv, _ = method_frequencies(method, **kw)
+    im = draw_angles(f, inv, 256, f"{method}: cos(m·θ_i), first 256 positions")
+    fig.colorbar(im, ax=f, shrink=0.8)
     draw_out_of_distribution(c, methods, **kw)
     draw_decay(d, methods, **kw)
     fig.suptitle(
