@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lcedu.attention.flex import (
+    dilated_window_mod,
     flex_available,
     flex_mask,
     longformer_mod,
@@ -138,6 +139,9 @@ def test_flex_mask_mods_match_masks():
     pad[0, 16:] = False
     got = flex_mask(longformer_mod(2, glob, pad), n, batch=2)
     assert torch.equal(got, longformer_mask(n, 2, glob, pad)[:, 0])
+    for causal in (False, True):
+        got = flex_mask(dilated_window_mod(2, 3, causal=causal), n)
+        assert torch.equal(got, dilated_window_mask(n, 2, 3, causal=causal))
 
 
 def test_figures_and_widget_render():

@@ -178,6 +178,84 @@ def test_flex_eager_matches_reference(causal):
     assert_close(got, attention(q, k, v, mask=sliding_window_mask(n, w, causal=causal)))
 
 
+@pytest.mark.skipif(not flex_available(), reason="FlexAttention is not in this torch")
+@pytest.mark.parametrize("causal", [False, True])
+def test_flex_with_padding_matches_reference(causal):
+    # Same contract as the banded kernel: padded keys never attended, padded rows zero.
+    n, w = 37, 4
+    q, k, v = _qkv((2, 3, n, 8), seed=13)
+    pad = torch.ones(2, n, dtype=torch.bool)
+    pad[0, 30:] = False
+    pad[1, :3] = False
+    got = flex_sliding_window_attention(q, k, v, w, causal=causal, padding_mask=pad,
+                                        compiled=False, block_size=16)
+    mask = sliding_window_mask(n, w, causal=causal) & pad[:, None, :, None] & pad[:, None, None, :]
+    assert_close(got, attention(q, k, v, mask=mask))
+    assert bool((got[0, :, 30:] == 0).all()) and bool((got[1, :, :3] == 0).all())
+    assert_close(got, sliding_window_attention(q, k, v, w, causal=causal, padding_mask=pad))
+
+
+@pytest.mark.skipif(not flex_available(), reason="FlexAttention is not in this torch")
+def test_flex_with_global_tokens_and_padding_matches_longformer_mask():
+    n, w = 70, 3
+    q, k, v = _qkv((2, 2, n, 8), seed=14)
+    glob = torch.zeros(2, n, dtype=torch.bool)
+    glob[0, [0, 41]] = True  # different positions per batch row, far apart
+    glob[1, 66] = True
+    pad = torch.ones(2, n, dtype=torch.bool)
+    pad[0, 60:] = False
+    for g, p in ((glob, None), (glob, pad), ([5, 69], None)):
+        got = flex_sliding_window_attention(q, k, v, w, global_tokens=g, padding_mask=p,
+                                            compiled=False, block_size=16)
+        assert_close(got, attention(q, k, v, mask=longformer_mask(n, w, g, p)))
+
+
+@pytest.mark.skipif(not flex_status("cpu")[0], reason="no compiled FlexAttention here")
+def test_flex_compiled_block_mask_covers_every_batch_row(monkeypatch):
+    # The compiled kernel visits only the tiles the BlockMask lists, so the BlockMask must be
+    # built per batch row when globals/padding differ by row (a batch-broadcast one, built
+    # from row 0, would skip row 1's global tiles). The kernel is replaced by the eager one
+    # (no compiling here); what is checked is the BlockMask it is given.
+    from torch.nn.attention.flex_attention import flex_attention
+
+    import lcedu.attention.flex as flex
+
+    seen = []
+
+    def eager(q, k, v, *, block_mask, scale):
+        seen.append(block_mask)
+        return flex_attention(q, k, v, block_mask=block_mask, scale=scale)
+
+    monkeypatch.setattr(flex, "_compiled_flex", lambda: eager)
+    n, w, bs = 256, 2, 16
+    q, k, v = _qkv((2, 1, n, 8), seed=15)
+    glob = torch.zeros(2, n, dtype=torch.bool)
+    glob[0, 3] = True
+    glob[1, 200] = True
+    got = flex_sliding_window_attention(q, k, v, w, global_tokens=glob, block_size=bs)
+    want_mask = longformer_mask(n, w, glob)[:, 0]  # (2, n, n)
+    assert_close(got, attention(q, k, v, mask=longformer_mask(n, w, glob)))
+    tiles = seen[0].to_dense().bool()  # (batch, 1, n / bs, n / bs)
+    needed = want_mask.view(2, n // bs, bs, n // bs, bs).any(dim=(2, 4))
+    assert tiles.shape[0] == 2 and bool((tiles[:, 0] | ~needed).all())
+
+
+@pytest.mark.skipif(not flex_available(), reason="FlexAttention is not in this torch")
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(padding_mask=torch.ones(3, 9, dtype=torch.bool)),  # batch 3, inputs batch 1
+        dict(padding_mask=torch.ones(8, dtype=torch.bool)),
+        dict(global_tokens=[9]),
+        dict(global_tokens=[0], causal=True),
+    ],
+)
+def test_flex_bad_input_raises_value_error(kwargs):
+    q = torch.randn(1, 2, 9, 4)
+    with pytest.raises(ValueError):
+        flex_sliding_window_attention(q, q, q, 2, compiled=False, **kwargs)
+
+
 @pytest.mark.skipif(
     not (flex_status("cpu")[0] and os.environ.get("LCEDU_SLOW")),
     reason="compiles for tens of seconds on a CPU; set LCEDU_SLOW=1 to run",

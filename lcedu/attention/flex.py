@@ -110,15 +110,16 @@ def sliding_window_mod(window: int, *, causal: bool = False) -> MaskMod:
     return mod
 
 
-def dilated_window_mod(window: int, dilation: int) -> MaskMod:
-    """kv = q + k·dilation for |k| <= window."""
+def dilated_window_mod(window: int, dilation: int, *, causal: bool = False) -> MaskMod:
+    """kv = q + k·dilation for |k| <= window (k <= 0 when causal), as `dilated_window_mask`."""
     for name, val in (("window", window), ("dilation", dilation)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
             raise ValueError(f"dilated_window_mod: {name} must be a positive integer, got {val!r}")
 
     def mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
-        return (d.abs() <= window * dilation) & (d.remainder(dilation) == 0)
+        keep = (d.abs() <= window * dilation) & (d.remainder(dilation) == 0)
+        return keep & (d >= 0) if causal else keep
 
     return mod
 
@@ -219,11 +220,17 @@ def flex_sliding_window_attention(
     window: int,
     *,
     causal: bool = False,
+    padding_mask: torch.Tensor | None = None,
     compiled: bool = True,
     block_size: int = 128,
     global_tokens: object = None,
 ) -> torch.Tensor:
     """Sliding-window (optionally + global) attention through FlexAttention.
+
+    Same contract as `sliding_window_attention`: one-sided ``window`` (|i − j| <= window, or
+    i − window … i when causal); ``padding_mask`` boolean (n,) or (batch, n), True = real
+    token, padded keys never attended and padded rows zero; ``global_tokens`` (positions, or
+    boolean (n,) / (batch, n) flags) adds Longformer's symmetric global rows and columns.
 
     ``compiled=True`` runs ``torch.compile(flex_attention)`` with a block mask, so only the
     tiles near the diagonal are computed (first call per shape compiles: slow on a CPU).
@@ -235,28 +242,49 @@ def flex_sliding_window_attention(
     ok, why = flex_status(q.device)
     if not flex_available() or (compiled and not ok):
         raise ValueError(f"{fn}: {why}")
-    n = q.shape[2]
+    B, n = q.shape[0], q.shape[2]
     if k.shape[2] != n:
         raise ValueError(f"{fn}: q and k must have the same length, got {n} and {k.shape[2]}")
     mod = sliding_window_mod(window, causal=causal)
+    pad = as_padding_flags(n, padding_mask, fn=fn, device=q.device)
+    flags = None
     if global_tokens is not None:
         if causal:
             raise ValueError(f"{fn}: global tokens are only defined without causal masking")
         flags = as_global_flags(n, global_tokens, fn=fn, device=q.device)
-        mod = longformer_mod(window, flags)
+    for name, f in (("padding_mask", pad), ("global_tokens", flags)):
+        if f is not None and f.dim() == 2 and f.shape[0] != B:
+            raise ValueError(f"{fn}: {name} has batch size {f.shape[0]}, but the inputs have "
+                             f"batch {B}")
     from torch.nn.attention.flex_attention import flex_attention
 
-    if global_tokens is None:  # reused across calls, like a precomputed dense mask
+    if flags is None and pad is None:  # reused across calls, like a precomputed dense mask
         block_mask = sliding_window_block_mask(n, window, causal=causal, device=str(q.device),
                                                block_size=block_size)
     else:
         from torch.nn.attention.flex_attention import create_block_mask
 
+        if flags is not None:
+            mod = longformer_mod(window, flags, pad)
+        else:
+            p = _flags_2d(pad)
+            local, pb = mod, p.shape[0] > 1
+
+            def mod(b, h, q_idx, kv_idx):
+                row = b if pb else 0
+                return local(b, h, q_idx, kv_idx) & p[row, q_idx] & p[row, kv_idx]
+
+        batched = any(f is not None and f.dim() == 2 and f.shape[0] > 1 for f in (pad, flags))
         bs = max(1, min(block_size, n))
-        block_mask = create_block_mask(mod, None, None, n, n, device=q.device, BLOCK_SIZE=bs)
+        block_mask = create_block_mask(mod, B if batched else None, None, n, n,
+                                       device=q.device, BLOCK_SIZE=bs)
     scale = 1.0 / math.sqrt(q.shape[-1])
     if compiled:
-        return _compiled_flex()(q, k, v, block_mask=block_mask, scale=scale)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "unfused implementation": expected in eager mode
-        return flex_attention(q, k, v, block_mask=block_mask, scale=scale)
+        out = _compiled_flex()(q, k, v, block_mask=block_mask, scale=scale)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "unfused implementation": expected in eager mode
+            out = flex_attention(q, k, v, block_mask=block_mask, scale=scale)
+    if pad is not None:  # a padded row attends to nothing: zero, as the dense reference
+        out = out.masked_fill(~_flags_2d(pad)[:, None, :, None], 0.0)
+    return out
