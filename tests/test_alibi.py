@@ -258,10 +258,34 @@ def test_score_mod_adds_the_bias():
     B, H, L, D = 1, 4, 9, 8
     q, k, v = random_qkv(B, H, L, L, D, seed=9)
     m = torch.tensor(paper_slopes(H))
-    out = flex_attention(q, k, v, score_mod=alibi_score_mod(m, symmetric=True))
+    out = flex_attention(q, k, v, score_mod=alibi_score_mod(m, causal=False, symmetric=True))
     i = torch.arange(L)
     bias = -m[:, None, None] * (i[:, None] - i[None, :]).abs().float()
     assert_close(out, attention(q, k, v, bias=bias))
+
+
+@pytest.mark.parametrize("H,Lq,Lk", [(1, 1, 1), (5, 11, 11), (6, 3, 14)])
+def test_score_mod_alone_is_causal_alibi(H, Lq, Lk):
+    # As alibi_bias and alibi_attention, the score_mod is causal by default: with no
+    # block_mask at all it equals SDPA with the bias and the dense reference.
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    q, k, v = random_qkv(2, H, Lq, Lk, 8, seed=H + Lk)
+    mod = alibi_score_mod(alibi_slopes(H), q_offset=Lk - Lq)
+    alone = flex_attention(q, k, v, score_mod=mod)
+    dense = attention(q, k, v, bias=independent_causal_bias(H, Lq, Lk).float())
+    assert_close(alone, alibi_attention(q, k, v))
+    assert_close(alone, dense)
+    # A causal block_mask on top changes nothing; causal=False leaves the masking to it.
+    bm = create_block_mask(lambda b, h, qi, ki: ki <= qi + Lk - Lq, None, None, Lq, Lk,
+                           device="cpu")
+    assert_close(flex_attention(q, k, v, score_mod=mod, block_mask=bm), dense)
+    raw = alibi_score_mod(alibi_slopes(H), causal=False, q_offset=Lk - Lq)
+    assert_close(flex_attention(q, k, v, score_mod=raw, block_mask=bm), dense)
+    # On index grids: -inf exactly above the (offset) diagonal.
+    grid = mod(torch.zeros(H, Lq, Lk), 0, torch.arange(H)[:, None, None],
+               torch.arange(Lq)[None, :, None], torch.arange(Lk)[None, None, :])
+    assert torch.equal(torch.isneginf(grid), torch.isinf(independent_causal_bias(H, Lq, Lk)))
 
 
 @pytest.mark.parametrize(
@@ -270,6 +294,7 @@ def test_score_mod_adds_the_bias():
         (lambda: alibi_score_mod([0.5]), "1-D tensor"),
         (lambda: alibi_score_mod(torch.tensor([1, 2])), "floating"),
         (lambda: alibi_score_mod(torch.ones(2), q_offset=-1), "q_offset"),
+        (lambda: alibi_score_mod(torch.ones(2), causal=None), "causal"),
         (lambda: alibi_attention(*random_qkv(1, 2, 5, 4, 8)), "at least as many"),
         (lambda: alibi_flex_attention(*random_qkv(1, 2, 5, 4, 8)), "at least as many"),
         (
@@ -371,7 +396,7 @@ def test_score_mod_values_equal_the_bias():
     expected = independent_causal_bias(H, Lq, Lk)
     finite = torch.isfinite(expected)
     assert_close(got[finite], expected[finite])
-    sym = alibi_score_mod(alibi_slopes(H, dtype=torch.float64), symmetric=True)
+    sym = alibi_score_mod(alibi_slopes(H, dtype=torch.float64), causal=False, symmetric=True)
     got = sym(
         torch.zeros(H, Lk, Lk, dtype=torch.float64), 0, h, torch.arange(Lk)[None, :, None], ki
     )

@@ -224,14 +224,18 @@ def alibi_attention(
 
 
 def alibi_score_mod(
-    slopes: torch.Tensor, *, q_offset: int = 0, symmetric: bool = False
+    slopes: torch.Tensor, *, causal: bool = True, q_offset: int = 0, symmetric: bool = False
 ) -> Callable:
-    """A FlexAttention ``score_mod`` adding ALiBi's bias: score + m_h·(j − i).
+    """A FlexAttention ``score_mod`` adding ALiBi's bias: score − m_h·(i − j).
 
     ``slopes`` is a (H,) float tensor on the device of q (e.g. ``alibi_slopes(H)``); query
-    index q_idx sits at position q_idx + q_offset. Causality is not in the score_mod: pass a
-    causal ``block_mask`` (see ``alibi_flex_attention``), which also lets the fused kernel
-    skip the blocks above the diagonal. symmetric=True gives −m_h·|i − j|.
+    index q_idx sits at position i = q_idx + q_offset. As ``alibi_bias`` (causal=True by
+    default), keys after the query (j > i) get −inf, so
+    ``flex_attention(q, k, v, score_mod=alibi_score_mod(slopes))`` alone is causal ALiBi.
+    A causal ``block_mask`` on top (see ``alibi_flex_attention``) lets a fused kernel skip
+    the blocks above the diagonal; with one, ``causal=False`` leaves the masking to it and
+    the score_mod is the one line ``score + m_h·(j − i)``. symmetric=True gives −m_h·|i − j|
+    (with causal=False: the bidirectional encoder variant).
     """
     fn = "alibi_score_mod"
     if not isinstance(slopes, torch.Tensor) or slopes.dim() != 1 or slopes.numel() < 1:
@@ -240,17 +244,29 @@ def alibi_score_mod(
         raise ValueError(f"{fn}: slopes must be a floating tensor, got dtype {slopes.dtype}")
     if isinstance(q_offset, bool) or not isinstance(q_offset, int) or q_offset < 0:
         raise ValueError(f"{fn}: q_offset must be a non-negative whole number, got {q_offset!r}")
+    _flag(causal, "causal", fn)
     _flag(symmetric, "symmetric", fn)
 
     if symmetric:
 
-        def score_mod(score, b, h, q_idx, kv_idx):
+        def biased(score, h, q_idx, kv_idx):
             return score - slopes[h] * (q_idx + q_offset - kv_idx).abs()
 
     else:
 
-        def score_mod(score, b, h, q_idx, kv_idx):
+        def biased(score, h, q_idx, kv_idx):
             return score + slopes[h] * (kv_idx - q_idx - q_offset)
+
+    if not causal:
+
+        def score_mod(score, b, h, q_idx, kv_idx):
+            return biased(score, h, q_idx, kv_idx)
+
+    else:
+
+        def score_mod(score, b, h, q_idx, kv_idx):
+            keep = kv_idx <= q_idx + q_offset
+            return torch.where(keep, biased(score, h, q_idx, kv_idx), float("-inf"))
 
     return score_mod
 
@@ -277,7 +293,8 @@ def alibi_flex_attention(
         )
     offset = Lk - Lq
     slopes = alibi_slopes(H, device=q.device, dtype=torch.float32)
-    score_mod = alibi_score_mod(slopes, q_offset=offset, symmetric=not causal)
+    # The causal mask is the block_mask below, so the score_mod only adds the bias.
+    score_mod = alibi_score_mod(slopes, causal=False, q_offset=offset, symmetric=not causal)
     block_mask = None
     if causal:
 
