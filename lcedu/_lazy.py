@@ -7,6 +7,7 @@ a package stays cheap and one missing optional piece (Triton) never breaks the o
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 
 
@@ -22,6 +23,6 @@ def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable, Callabl
         return getattr(module, attr)
 
     def __dir__():
-        return sorted(names)
+        return sorted(set(names) | set(vars(sys.modules[package])))
 
     return __getattr__, __dir__

@@ -1,9 +1,12 @@
 """Graders for the exercises: `check_*` functions that never raise and explain every failure.
 
 The engine is in `core`; each topic's checks live in their own module (e.g.
-`lcedu.grading.kv_memory`). The reference each check compares with is the library itself.
+`lcedu.grading.kv_memory`) and load on first use. The reference each check compares with is
+the library itself. `check_merge_partials` exists twice (exercise 03's and exercise 07's), so
+it is imported from its module: `lcedu.grading.flash` or `lcedu.grading.ring`.
 """
 
+from lcedu._lazy import lazy_exports
 from lcedu.grading.core import (
     GRADE_MIMETYPE,
     NOT_IMPLEMENTED_MESSAGE,
@@ -17,7 +20,25 @@ from lcedu.grading.core import (
     run_check,
 )
 
-__all__ = [
+_EXPORTS = {
+    "check_kv_cache_bytes": "kv_memory",
+    "check_attention_matrix_bytes": "kv_memory",
+    "check_sliding_window_mask": "sparse",
+    "check_longformer_mask": "sparse",
+    "check_banded_attention": "sparse",
+    "check_flash_forward": "flash",
+    "check_apply_rope": "rope",
+    "check_linear": "rope",
+    "check_yarn_inv_freq": "rope",
+    "check_yarn_attention_factor": "rope",
+    "check_alibi_slopes": "alibi",
+    "check_alibi_bias": "alibi",
+    "check_ring_step": "ring",
+    "check_sliding_window_update": "kvcache",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(_EXPORTS) + [
     "GRADE_MIMETYPE",
     "NOT_IMPLEMENTED_MESSAGE",
     "Case",
