@@ -2,8 +2,9 @@
 
 The engine is in `core`; each topic's checks live in their own module (e.g.
 `lcedu.grading.kv_memory`) and load on first use. The reference each check compares with is
-the library itself. `check_merge_partials` exists twice (exercise 03's and exercise 07's), so
-it is imported from its module: `lcedu.grading.flash` or `lcedu.grading.ring`.
+the library itself. `merge_partials` is graded in exercise 03 and again, with ring-flavoured
+cases, in exercise 07: `check_merge_partials` here is exercise 03's (`lcedu.grading.flash`);
+exercise 07 imports its own from `lcedu.grading.ring`.
 """
 
 from lcedu._lazy import lazy_exports
@@ -26,6 +27,7 @@ _EXPORTS = {
     "check_sliding_window_mask": "sparse",
     "check_longformer_mask": "sparse",
     "check_banded_attention": "sparse",
+    "check_merge_partials": "flash",
     "check_flash_forward": "flash",
     "check_apply_rope": "rope",
     "check_linear": "rope",
