@@ -178,7 +178,6 @@ def test_bias_dtype_device():
         (dict(num_heads=2, q_len=0), "q_len"),
         (dict(num_heads=2, q_len=4, k_len=0), "k_len"),
         (dict(num_heads=2, q_len=5, k_len=4), "at least as many keys"),
-        (dict(num_heads=2, q_len=4, causal=False), "symmetric=True"),
         (dict(num_heads=2, q_len=4, dtype=torch.int64), "floating dtype"),
         (dict(num_heads=2, q_len=4, causal=1), "causal"),
     ],
@@ -443,3 +442,18 @@ def test_explorer_renders_and_validates():
     heads, head = w.children[0], w.children[1]
     heads.value = 5
     assert head.max == 4
+
+
+def test_unmasked_signed_bias_is_the_causal_bias_before_its_mask():
+    """causal=False, symmetric=False: −m·(i−j) everywhere (positive after the query); the
+    causal mask on top gives back the causal bias, and it is exactly what the unmasked
+    FlexAttention score_mod adds."""
+    H, Lq, Lk = 5, 4, 9
+    raw = alibi_bias(H, Lq, Lk, causal=False, dtype=torch.float64)
+    m = alibi_slopes(H, dtype=torch.float64)
+    i = torch.arange(Lq, dtype=torch.float64)[:, None] + (Lk - Lq)
+    j = torch.arange(Lk, dtype=torch.float64)[None, :]
+    assert torch.isfinite(raw).all()
+    assert_close(raw, -m[:, None, None] * (i - j))
+    causal = alibi_bias(H, Lq, Lk, dtype=torch.float64)
+    assert_close(raw.masked_fill(j > i, float("-inf")), causal)

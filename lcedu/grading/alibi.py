@@ -224,6 +224,15 @@ def check_alibi_bias(fn: Callable[..., torch.Tensor]) -> Report:
             "the symmetric bias is −m_h·|i − j|, with no −inf anywhere",
         ),
         _bias_case(
+            "signed, not causal: 3 heads, 4 queries, 6 keys",
+            3,
+            4,
+            6,
+            False,
+            False,
+            "without causal and without symmetric: −m_h·(i − j) everywhere, no −inf",
+        ),
+        _bias_case(
             "longer than a precomputed buffer: 1 query, 9000 keys",
             4,
             1,

@@ -117,8 +117,10 @@ def alibi_bias(
         causal: keys after the query (j > i) get −inf, so the bias is the whole mask and can
             be passed alone as SDPA's float ``attn_mask``. Needs k_len ≥ q_len.
         symmetric: use −m_h·|i − j|, the bidirectional variant for encoders. Under the
-            causal mask it changes nothing (erratum 16); without it, it is required — a
-            non-causal signed bias −m·(i−j) would *reward* looking further ahead.
+            causal mask it changes nothing (erratum 16). With causal=False and
+            symmetric=False the result is the signed bias −m_h·(i − j) *unmasked*: what a
+            separate causal mask (a FlexAttention block mask, say) completes. Used alone it
+            would *reward* keys after the query, so an encoder wants symmetric=True.
         device, dtype: of the result (dtype default: torch's default float dtype).
 
     Nothing is precomputed: the cost is one (q_len × k_len) distance matrix per call, so it
@@ -140,11 +142,6 @@ def alibi_bias(
         raise ValueError(
             f"{fn}: with causal=True there must be at least as many keys as queries "
             f"(the queries are the last q_len positions), got q_len={q_len}, k_len={k_len}"
-        )
-    if not causal and not symmetric:
-        raise ValueError(
-            f"{fn}: without the causal mask use symmetric=True (bias −m·|i−j|); the signed "
-            "bias −m·(i−j) grows positive for keys after the query and would favour them"
         )
     work = torch.float64 if dtype == torch.float64 else torch.float32
     slopes = alibi_slopes(num_heads, device=device, dtype=work)
