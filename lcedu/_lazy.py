@@ -12,7 +12,13 @@ from collections.abc import Callable
 
 
 def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable, Callable]:
-    """Return (__getattr__, __dir__) that load `names[attr]` (a submodule) on demand."""
+    """Return (__getattr__, __dir__) that load `names[attr]` (a submodule) on demand.
+
+    A name equal to its submodule's name (`lcedu.attention.sdpa`, the function in `sdpa.py`)
+    cannot be lazy: importing the submodule would set the package attribute to the module.
+    Such names are bound eagerly here, so they stay the function; the module itself is
+    reached with `from package.sub import ...`.
+    """
 
     def __getattr__(attr: str):
         try:
@@ -25,4 +31,8 @@ def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable, Callabl
     def __dir__():
         return sorted(set(names) | set(vars(sys.modules[package])))
 
+    for attr, sub in names.items():
+        if attr == sub:
+            module = importlib.import_module(f"{package}.{sub}")
+            setattr(sys.modules[package], attr, getattr(module, attr))
     return __getattr__, __dir__

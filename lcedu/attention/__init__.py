@@ -64,8 +64,3 @@ _EXPORTS = {
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
-
-# `sdpa` is both a function and the submodule defining it. Imported lazily, the name would turn
-# into the module as soon as anything imports `lcedu.attention.sdpa`; bound here, it stays the
-# function (the module itself: `from lcedu.attention.sdpa import ...`).
-from lcedu.attention.sdpa import sdpa  # noqa: E402, F401

@@ -32,8 +32,3 @@ _EXPORTS = {
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
-
-# `train` is both a function and the submodule defining it. Imported lazily, the name would turn
-# into the module as soon as anything imports `lcedu.models.train`; bound here, it stays the
-# function (the module itself: `from lcedu.models.train import ...`).
-from lcedu.models.train import train  # noqa: E402, F401
