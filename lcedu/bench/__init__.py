@@ -9,12 +9,15 @@ benchmark writes its numbers with `environment_info()` beside them.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import gc
 import json
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +35,11 @@ __all__ = [
     "measure_peak_memory",
     "environment_info",
     "write_record",
+    "name_slug",
+    "BenchArgumentParser",
+    "positive_int",
+    "positive_float",
+    "positive_int_list",
 ]
 
 
@@ -208,19 +216,113 @@ def measure_peak_memory(
     return None
 
 
+def _package_version(*names: str) -> str | None:
+    """The installed version of the first of `names` found (None if none is installed)."""
+    from importlib import metadata
+
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def nvidia_driver_version() -> str:
+    """The NVIDIA kernel driver's version ('unknown' if neither /proc nor nvidia-smi says)."""
+    try:
+        with open("/proc/driver/nvidia/version", encoding="utf-8") as f:
+            found = re.search(r"Kernel Module\s+(?:for \S+\s+)?([0-9][0-9.]+)", f.read())
+            if found:
+                return found.group(1)
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout.strip()
+        if out:
+            return out.splitlines()[0].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
 def environment_info(dev: torch.device | str | None = None) -> dict[str, Any]:
-    """Where a measurement ran: device and its name, torch/python versions, date, cores."""
+    """Where a measurement ran: device and its name, torch/Triton/python versions, date, cores.
+
+    On a CUDA device also the CUDA version torch was built with, the NVIDIA driver, cuDNN,
+    the GPU's compute capability and memory.
+    """
     dev = torch.device(dev) if dev is not None else device()
-    return {
+    info: dict[str, Any] = {
         "device": dev.type,
         "device_name": device_name(dev),
         "torch": torch.__version__,
+        "triton": _package_version("triton", "pytorch-triton"),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        info.update(
+            cuda=torch.version.cuda,
+            driver=nvidia_driver_version(),
+            cudnn=torch.backends.cudnn.version(),
+            compute_capability=f"{props.major}.{props.minor}",
+            gpu_memory_bytes=int(props.total_memory),
+        )
+    return info
+
+
+def name_slug(name: str) -> str:
+    """A device name as a file-name part: 'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "unknown"
+
+
+class BenchArgumentParser(argparse.ArgumentParser):
+    """argparse for the bench commands: a bad argument is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated whole numbers >= 1, e.g. '512,1024'."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected comma-separated lengths, e.g. 512,1024")
+    return tuple(positive_int(p) for p in parts)
 
 
 def write_record(path: str | Path, record: dict[str, Any]) -> Path:

@@ -10,9 +10,9 @@ and date.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,19 @@ import torch
 
 from lcedu.attention.flash import flash_attention
 from lcedu.attention.sdpa import sdpa
+from lcedu.bench import (
+    BenchArgumentParser,
+    environment_info,
+    measure_peak_memory,
+    name_slug,
+    positive_float,
+    positive_int,
+    positive_int_list,
+    time_fn,
+    write_record,
+)
 from lcedu.bench import device as pick_device
-from lcedu.bench import environment_info, measure_peak_memory, time_fn, write_record
+from lcedu.bench.peaks import add_peak_fraction, dense_bf16_peak_tflops
 from lcedu.kvcache.memory import format_bytes
 
 __all__ = [
@@ -142,6 +153,7 @@ def run_attention_bench(
     seed: int = 0,
     long_n: int = 16384,
     log: Callable[[str], None] = print,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
     """Time and measure every method at every length, causal and not; one row per run.
 
@@ -149,6 +161,9 @@ def run_attention_bench(
     of `repeats` timed calls (one timed call from n >= long_n on, to bound the run time).
     A method that runs out of memory (beyond the `max_bytes` forecast for the materialising
     ones) gets a row with status "oom" and is skipped at the larger lengths.
+    `deadline` (a `time.monotonic()` value) bounds the run: a measurement that would end
+    after it (forecast from the same method's last call, times (n / n_before)²) is skipped
+    with that reason, and so is everything once it has passed.
     """
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
@@ -162,6 +177,7 @@ def run_attention_bench(
     gen = torch.Generator(device=dev).manual_seed(seed)
     rows: list[dict[str, Any]] = []
     oom_at: dict[tuple[str, bool], int] = {}  # (method, causal) -> first n that ran out
+    last_call: dict[tuple[str, bool], tuple[int, float]] = {}  # -> (n, seconds per call)
     for n in sizes:
         q, k, v = (
             torch.randn(1, heads, n, head_dim, generator=gen, device=dev, dtype=dtype)
@@ -180,13 +196,15 @@ def run_attention_bench(
                     )
                 if why is None and (method, causal) in oom_at:
                     why = f"ran out of memory at n={oom_at[method, causal]}"
+                reps = 1 if n >= long_n else repeats
+                if why is None and deadline is not None:
+                    why = _over_budget(last_call.get((method, causal)), n, reps, deadline)
                 if why is not None:
                     row.update(status="skipped", note=why)
                     rows.append(row)
                     log(f"n={n:>6} causal={causal!s:<5} {method:<15} skipped: {why}")
                     continue
                 fn = calls[method]
-                reps = 1 if n >= long_n else repeats
                 timing = None
                 try:
                     with torch.no_grad():
@@ -204,6 +222,7 @@ def run_attention_bench(
                     rows.append(row)
                     log(f"n={n:>6} causal={causal!s:<5} {method:<15} out of memory")
                     continue
+                last_call[method, causal] = (n, timing.median_s)
                 flops = attention_flops(n, heads, head_dim, causal)
                 row.update(
                     status="ok",
@@ -221,6 +240,22 @@ def run_attention_bench(
                 )
         del q, k, v
     return rows
+
+
+def _over_budget(last: tuple[int, float] | None, n: int, reps: int, deadline: float) -> str | None:
+    """Why a measurement would not fit before `deadline` (None if it would)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return "the run's time budget is spent"
+    if last is not None:
+        n0, seconds = last
+        forecast = seconds * (n / n0) ** 2 * (reps + 1)
+        if forecast > left:
+            return (
+                f"forecast {forecast:.0f} s ({reps + 1} calls, from {seconds:.2g} s at n={n0}) "
+                f"exceeds the {left:.0f} s left in the time budget"
+            )
+    return None
 
 
 def _get(rows: list[dict[str, Any]], n: int, method: str, causal: bool, key: str):
@@ -290,15 +325,41 @@ def targets(
         )
     else:
         n = 8192
-        r = _ratio(
-            _get(rows, n, "triton", False, "tflops"), _get(rows, n, "sdpa_flash", False, "tflops")
-        )
-        add(
-            f"Triton >= 0.7x SDPA flash throughput at n={n}",
-            r,
-            lambda x: x >= 0.7,
-            "x SDPA TFLOP/s",
-        )
+        for causal in (False, True):
+            r = _ratio(
+                _get(rows, n, "triton", causal, "tflops"),
+                _get(rows, n, "sdpa_flash", causal, "tflops"),
+            )
+            kind = "causal" if causal else "non-causal"
+            for limit, extra in ((0.7, ""), (0.9, " (stretch)")):
+                add(
+                    f"Triton >= {limit}x SDPA flash throughput{extra}, {kind}, at n={n}",
+                    r,
+                    lambda x, lim=limit: x >= lim,
+                    "x SDPA TFLOP/s",
+                )
+        for method in ("triton", "sdpa_flash", "flash"):
+            pts = sorted(
+                (r["n"], r["peak_bytes"])
+                for r in rows
+                if r["method"] == method
+                and not r["causal"]
+                and r["status"] == "ok"
+                and r.get("peak_bytes")
+                and r["n"] >= 2048
+            )
+            exponent = None
+            if len(pts) >= 2:
+                from lcedu.bench.quadratic_wall import fit_power_law
+
+                exponent, _ = fit_power_law([p[0] for p in pts], [p[1] for p in pts])
+            add(
+                f"{LABELS[method]}: peak memory linear in n (fitted exponent <= 1.15)",
+                exponent,
+                lambda x: x <= 1.15,
+                "(exponent of n)",
+                "" if not pts else f"fitted over n={pts[0][0]}..{pts[-1][0]}, non-causal",
+            )
     return out
 
 
@@ -316,27 +377,34 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         ref = _get(rows, r["n"], "sdpa_flash", r["causal"], "median_ms")
         ratio = f"{r['median_ms'] / ref:.2f}x" if ref else "-"
         peak = format_bytes(r["peak_bytes"]) if r.get("peak_bytes") is not None else "n/a"
+        ms = r["median_ms"]
+        frac = r.get("peak_fraction")
         lines.append(
-            f"{r['n']:>6} {r['causal']!s:<6} {label:<28} {r['median_ms']:>9.1f}ms "
+            f"{r['n']:>6} {r['causal']!s:<6} {label:<28} {ms:>9.{1 if ms >= 10 else 3}f}ms "
             f"{r['tflops']:>8.3f} {peak:>10} {ratio:>13}"
+            + ("" if frac is None else f" {100 * frac:>5.1f}% of peak")
         )
     return "\n".join(lines)
 
 
-def default_path(device_type: str) -> Path:
-    """Where a run on this kind of device is recorded: lcedu/data/bench/attention_<type>.json."""
+def default_path(device_type: str, device_name: str | None = None) -> Path:
+    """Where a run is recorded: lcedu/data/bench/attention_<type>.json on a CPU, and
+    attention_cuda_<gpu-name>.json on a GPU (the GPU's name in the file name)."""
+    if device_type != "cpu" and device_name:
+        return BENCH_DIR / f"attention_{device_type}_{name_slug(device_name)}.json"
     return BENCH_DIR / f"attention_{device_type}.json"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`lcedu bench attention`: run, print the table and the targets, write the JSON record."""
-    p = argparse.ArgumentParser(
+def build_parser() -> BenchArgumentParser:
+    """The command line of `lcedu bench attention` (bad values: one line, exit status 2)."""
+    p = BenchArgumentParser(
         prog="lcedu bench attention",
         description="naive vs flash_attention vs SDPA backends (vs Triton on CUDA)",
     )
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     p.add_argument(
         "--sizes",
+        type=positive_int_list,
         default=None,
         help="comma-separated lengths (default 512,...,16384 CPU; ...,32768 GPU)",
     )
@@ -346,57 +414,84 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="default float32 on CPU, bfloat16 on GPU",
     )
-    p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--head-dim", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--heads", type=positive_int, default=8)
+    p.add_argument("--head-dim", type=positive_int, default=64)
+    p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument(
         "--max-gib",
-        type=float,
-        default=8.0,
-        help="skip materialising methods that would need more (GiB)",
+        type=positive_float,
+        default=None,
+        help="skip materialising methods that would need more (GiB; default 8 on a CPU, "
+        "half the GPU's memory on a GPU)",
     )
     p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument(
+        "--budget-s",
+        type=positive_float,
+        default=None,
+        help="time budget in seconds: measurements forecast to end later are skipped",
+    )
     p.add_argument("--out", default=None, help="JSON path (default lcedu/data/bench/...)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)"
+    )
     p.add_argument("--no-write", action="store_true", help="print only")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`lcedu bench attention`: run, print the table and the targets, write the JSON record."""
+    p = build_parser()
     args = p.parse_args(argv)
+    start = time.monotonic()
     if args.threads is not None:
-        if args.threads < 1:
-            p.error(f"--threads must be a positive integer, got {args.threads}")
         torch.set_num_threads(args.threads)
+    methods = tuple(m for m in args.methods.split(",") if m)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        p.error(f"--methods: unknown {unknown or 'none given'}; choose from {','.join(METHODS)}")
     try:
         dev = pick_device(args.device)
-    except ValueError as err:
-        p.error(str(err))
+    except (ValueError, RuntimeError) as err:
+        p.error(f"--device: {err}")
     dtype = _DTYPES[args.dtype or ("float32" if dev.type == "cpu" else "bfloat16")]
-    default_sizes = "512,1024,2048,4096,8192,16384" + ("" if dev.type == "cpu" else ",32768")
-    try:
-        sizes = tuple(int(s) for s in (args.sizes or default_sizes).split(","))
-    except ValueError:
-        p.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
-    methods = tuple(m for m in args.methods.split(",") if m)
+    default_sizes = (512, 1024, 2048, 4096, 8192, 16384) + (() if dev.type == "cpu" else (32768,))
+    sizes = args.sizes or default_sizes
     info = environment_info(dev)
     try:
         info["load_average"] = os.getloadavg()
     except OSError:
         pass
+    max_gib = args.max_gib
+    if max_gib is None:
+        max_gib = 8.0 if dev.type != "cuda" else info["gpu_memory_bytes"] / 2 / 2**30
+    peak_tflops = dense_bf16_peak_tflops(info["device_name"]) if dev.type == "cuda" else None
     print(
         f"device: {info['device_name']} | torch {info['torch']} | {dtype} | {args.heads} "
         f"heads x {args.head_dim} | batch 1"
     )
+    if dev.type == "cuda":
+        print(
+            f"driver {info['driver']} | CUDA {info['cuda']} | Triton {info['triton']} | dense "
+            f"bf16 peak {peak_tflops if peak_tflops else 'unknown'} TFLOP/s (datasheet)"
+        )
+    deadline = None if args.budget_s is None else start + args.budget_s
     try:
         rows = run_attention_bench(
-            sizes,
+            tuple(sizes),
             dev=dev,
             dtype=dtype,
             heads=args.heads,
             head_dim=args.head_dim,
             repeats=args.repeats,
-            max_bytes=int(args.max_gib * 2**30),
+            max_bytes=int(max_gib * 2**30),
             methods=methods,
+            deadline=deadline,
         )
     except ValueError as err:
         p.error(str(err))
+    if dev.type == "cuda":
+        add_peak_fraction(rows, peak_tflops)
     print()
     print(format_table(rows))
     tg = targets(rows, dev.type, heads=args.heads)
@@ -415,12 +510,15 @@ def main(argv: list[str] | None = None) -> int:
                 "batch": 1,
                 "repeats": args.repeats,
                 "sizes": list(sizes),
-                "max_gib": args.max_gib,
+                "max_gib": max_gib,
+                "timing": "CUDA events" if dev.type == "cuda" else "time.perf_counter",
+                "dense_bf16_peak_tflops": peak_tflops if dev.type == "cuda" else None,
+                "budget_s": args.budget_s,
             },
             "rows": rows,
             "targets": tg,
         }
-        path = write_record(args.out or default_path(dev.type), record)
+        path = write_record(args.out or default_path(dev.type, info["device_name"]), record)
         print(f"\nwrote {path}")
     return 0
 
