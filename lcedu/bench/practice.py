@@ -8,7 +8,6 @@ each KV cache (full, sliding window, sinks, paged) a growing sequence and record
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -20,7 +19,14 @@ from typing import Any
 
 import torch
 
-from lcedu.bench import device_name, environment_info, measure_peak_memory, time_fn
+from lcedu.bench import (
+    BenchArgumentParser,
+    device_name,
+    environment_info,
+    measure_peak_memory,
+    positive_int,
+    time_fn,
+)
 from lcedu.kvcache.full import KVCache
 from lcedu.kvcache.memory import format_bytes
 from lcedu.kvcache.paged import PagedKVCache
@@ -248,17 +254,17 @@ def write_csv(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = BenchArgumentParser(
         prog="lcedu bench practice",
         description="Checkpointing on/off and fp32 vs bf16 autocast on one small transformer "
         "stack, side by side; KV-cache memory per cache type as the sequence grows.",
     )
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--seq", type=int, default=512)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--layers", type=positive_int, default=4)
+    p.add_argument("--d-model", type=positive_int, default=256)
+    p.add_argument("--heads", type=positive_int, default=4)
+    p.add_argument("--batch", type=positive_int, default=4)
+    p.add_argument("--seq", type=positive_int, default=512)
+    p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument("--quick", action="store_true", help="a small, fast configuration")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="CSV to write")
     p.add_argument("--no-write", action="store_true", help="print only")

@@ -7,14 +7,19 @@ the machine at hand and fits y = c·nᵖ on log-log axes, so the learner sees p 
 
 from __future__ import annotations
 
-import argparse
 import math
 from typing import Any
 
 import torch
 
 from lcedu.attention.reference import attention
-from lcedu.bench import environment_info, measure_peak_memory, time_fn
+from lcedu.bench import (
+    BenchArgumentParser,
+    environment_info,
+    measure_peak_memory,
+    positive_int,
+    time_fn,
+)
 from lcedu.kvcache.memory import attention_matrix_bytes, format_bytes
 
 __all__ = ["measure_quadratic_wall", "fit_power_law", "main"]
@@ -67,13 +72,15 @@ def measure_quadratic_wall(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = BenchArgumentParser(
         prog="lcedu bench quadratic", description="Materialised attention: time and memory vs n."
     )
-    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--head-dim", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--lengths", type=positive_int, nargs="+", default=[256, 512, 1024, 2048, 4096]
+    )
+    parser.add_argument("--heads", type=positive_int, default=4)
+    parser.add_argument("--head-dim", type=positive_int, default=64)
+    parser.add_argument("--repeats", type=positive_int, default=3)
     args = parser.parse_args(argv)
     rows = measure_quadratic_wall(
         tuple(args.lengths), heads=args.heads, head_dim=args.head_dim, repeats=args.repeats

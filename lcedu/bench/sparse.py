@@ -4,12 +4,12 @@ and compiled FlexAttention.
 The same (batch 1, 8 heads × 64 dims, one-sided window 256) inputs go through each method in
 one run, so the ratios compare like with like. Dense methods pay for n² scores (or n²
 mask entries); the banded kernel of `lcedu.attention.sliding_window` pays n·3w (Longformer,
-Beltagy et al., 2020). Results go to `lcedu/data/bench/sparse_cpu.csv` for the notebook.
+Beltagy et al., 2020). Results go to `lcedu/data/bench/sparse_cpu.csv` for the notebook
+(`--device cuda`: sparse_cuda_<gpu-name>.csv, timed with CUDA events).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import statistics
@@ -24,10 +24,20 @@ import torch.nn.functional as F
 from lcedu.attention.masks import sliding_window_mask
 from lcedu.attention.reference import attention
 from lcedu.attention.sliding_window import sliding_window_attention
-from lcedu.bench import environment_info, measure_peak_memory
+from lcedu.bench import (
+    BenchArgumentParser,
+    environment_info,
+    measure_peak_memory,
+    name_slug,
+    positive_float,
+    positive_int,
+)
+from lcedu.bench import device as pick_device
 from lcedu.kvcache.memory import attention_matrix_bytes, format_bytes
 
-__all__ = ["METHODS", "run_sparse_bench", "targets", "read_results", "main", "DEFAULT_CSV"]
+__all__ = [
+    "METHODS", "run_sparse_bench", "targets", "read_results", "main", "DEFAULT_CSV", "default_csv",
+]
 
 DEFAULT_CSV = Path(__file__).resolve().parent.parent / "data" / "bench" / "sparse_cpu.csv"
 METHODS = ("sdpa_masked", "dense_reference", "banded", "flex_compiled")
@@ -47,10 +57,10 @@ FIELDS = [
 ]
 
 
-def _flex_runner(window: int):
+def _flex_runner(window: int, dev: torch.device | str = "cpu"):
     from lcedu.attention.flex import flex_sliding_window_attention, flex_status
 
-    ok, why = flex_status("cpu")
+    ok, why = flex_status(dev)
     if not ok:
         return None, why
 
@@ -71,24 +81,44 @@ def run_sparse_bench(
     methods: tuple[str, ...] = METHODS,
     seed: int = 0,
     log=print,
+    dev: torch.device | str = "cpu",
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure every method at every length; one row per (n, method)."""
-    if not sizes or any(not isinstance(n, int) or n < 1 for n in sizes):
+    """Measure every method at every length; one row per (n, method).
+
+    `dev`: where to run (fp32 everywhere). `deadline` (a `time.monotonic()` value): lengths
+    that start after it are recorded as skipped, with that reason.
+    """
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
+    for name, value in (("window", window), ("heads", heads), ("head_dim", head_dim),
+                        ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
-    gen = torch.Generator().manual_seed(seed)
+    dev = torch.device(dev)
+    gen = torch.Generator(device=dev).manual_seed(seed)
     flex_run, flex_why = (None, "not requested")
     if "flex_compiled" in methods:
-        flex_run, flex_why = _flex_runner(window)
+        flex_run, flex_why = _flex_runner(window, dev)
     rows = []
     for n in sizes:
-        q, k, v = (torch.randn(1, heads, n, head_dim, generator=gen) for _ in range(3))
+        if deadline is not None and time.monotonic() > deadline:
+            for method in methods:
+                rows.append({"n": n, "method": method, "status": "skipped", "window": window,
+                             "heads": heads, "head_dim": head_dim,
+                             "score_matrix_bytes": attention_matrix_bytes(n, heads, 4),
+                             "note": "the run's time budget is spent"})
+            log(f"n={n:>6} skipped: the run's time budget is spent")
+            continue
+        q, k, v = (torch.randn(1, heads, n, head_dim, generator=gen, device=dev)
+                   for _ in range(3))
         score_bytes = attention_matrix_bytes(n, heads, bytes_per_element=4)
         with torch.no_grad():
             expected = sliding_window_attention(q, k, v, window)
-            mask = sliding_window_mask(n, window)
+            mask = sliding_window_mask(n, window, device=dev)
             calls = {
                 "sdpa_masked": lambda q=q, k=k, v=v, m=mask: F.scaled_dot_product_attention(
                     q, k, v, attn_mask=m
@@ -115,21 +145,17 @@ def run_sparse_bench(
                     row.update(status="unavailable", note=flex_why)
                     continue
                 fn = calls[method]
-                t0 = time.perf_counter()
-                out = fn()  # first call: compiles FlexAttention for this shape
-                first = time.perf_counter() - t0
+                first, out = _timed(fn, dev)  # first call: compiles FlexAttention for this shape
                 row["max_abs_err"] = float((out - expected).abs().max())
                 del out
-                row["peak_bytes"] = measure_peak_memory(fn)  # allocator set up inside
+                row["peak_bytes"] = measure_peak_memory(fn, device=dev)  # allocator set inside
                 measured.append((row, fn, first))
             # Round robin: repeat r of every method runs before repeat r + 1 of any, so a
             # change in the machine's load hits all methods alike.
             times: dict[str, list[float]] = {r["method"]: [] for r, _, _ in measured}
             for _ in range(repeats):
                 for row, fn, _ in measured:
-                    t0 = time.perf_counter()
-                    fn()
-                    times[row["method"]].append(time.perf_counter() - t0)
+                    times[row["method"]].append(_timed(fn, dev)[0])
             for row, _, first in measured:
                 ts = times[row["method"]]
                 row.update(status="ok", median_ms=statistics.median(ts) * 1e3,
@@ -142,6 +168,21 @@ def run_sparse_bench(
                     f"err {row['max_abs_err']:.1e}")
             del mask, calls, expected
     return rows
+
+
+def _timed(fn: Callable[[], Any], dev: torch.device) -> tuple[float, Any]:
+    """Seconds one call of fn takes (CUDA events on a GPU), and its result."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        out = fn()
+        end.record()
+        torch.cuda.synchronize(dev)
+        return start.elapsed_time(end) / 1e3, out
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
 
 
 def _get(rows, n, method, key):
@@ -225,39 +266,69 @@ def read_results(path: str | Path | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def default_csv(device_type: str = "cpu", device_name: str | None = None) -> Path:
+    """sparse_cpu.csv on a CPU; sparse_cuda_<gpu-name>.csv on a GPU."""
+    if device_type != "cpu" and device_name:
+        return DEFAULT_CSV.with_name(f"sparse_{device_type}_{name_slug(device_name)}.csv")
+    return DEFAULT_CSV
+
+
+def build_parser() -> BenchArgumentParser:
+    """The command line of `lcedu bench sparse` (bad values: one line, exit status 2)."""
+    parser = BenchArgumentParser(
         prog="lcedu bench sparse",
         description="Sliding-window attention: masked SDPA vs dense reference vs banded vs "
-        "compiled FlexAttention, side by side (CPU, fp32).",
+        "compiled FlexAttention, side by side (fp32).",
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096, 8192, 16384])
-    parser.add_argument("--window", type=int, default=256, help="one-sided window (default 256)")
-    parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--head-dim", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--max-dense-gib", type=float, default=8.0,
+    parser.add_argument("--sizes", type=positive_int, nargs="+",
+                        default=[1024, 2048, 4096, 8192, 16384])
+    parser.add_argument("--window", type=positive_int, default=256,
+                        help="one-sided window (default 256)")
+    parser.add_argument("--heads", type=positive_int, default=8)
+    parser.add_argument("--head-dim", type=positive_int, default=64)
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--max-dense-gib", type=positive_float, default=8.0,
                         help="skip the dense reference where it would need more than this")
     parser.add_argument("--no-flex", action="store_true", help="skip compiled FlexAttention")
-    parser.add_argument("--out", default=str(DEFAULT_CSV), help="CSV path (JSON summary beside)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--budget-s", type=positive_float, default=None,
+                        help="time budget in seconds: lengths starting later are skipped")
+    parser.add_argument("--out", default=None,
+                        help="CSV path, JSON summary beside (default lcedu/data/bench/...)")
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads (default: torch's own choice)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    start = time.monotonic()
     if args.threads is not None:
-        if args.threads < 1:
-            parser.error("--threads must be at least 1")
         torch.set_num_threads(args.threads)
+    try:
+        dev = pick_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        parser.error(f"--device: {err}")
     methods = tuple(m for m in METHODS if not (args.no_flex and m == "flex_compiled"))
-    info = environment_info("cpu")
+    info = environment_info(dev)
     print(f"# {info['device_name']}, torch {info['torch']}, {info['date']}")
+    if dev.type == "cuda":
+        print(f"# driver {info['driver']}, CUDA {info['cuda']}, Triton {info['triton']}; "
+              "CUDA-event timing")
     print(f"# fp32, batch 1, {args.heads} heads x {args.head_dim} dims, one-sided window "
           f"{args.window}, median of {args.repeats}")
     print("# masks are built once, outside the timings: SDPA's dense n x n boolean mask, "
           "FlexAttention's BlockMask")
-    rows = run_sparse_bench(
-        tuple(args.sizes), window=args.window, heads=args.heads, head_dim=args.head_dim,
-        repeats=args.repeats, max_dense_bytes=int(args.max_dense_gib * 2**30), methods=methods,
-    )
+    try:
+        rows = run_sparse_bench(
+            tuple(args.sizes), window=args.window, heads=args.heads, head_dim=args.head_dim,
+            repeats=args.repeats, max_dense_bytes=int(args.max_dense_gib * 2**30),
+            methods=methods, dev=dev,
+            deadline=None if args.budget_s is None else start + args.budget_s,
+        )
+    except ValueError as err:
+        parser.error(str(err))
     print()
     print(format_table(rows))
     print()
@@ -265,6 +336,6 @@ def main(argv: list[str] | None = None) -> int:
         v = "not measured" if t["value"] is None else f"{t['value']:.3g} {t['unit']}"
         verdict = {True: "MET", False: "NOT MET", None: "n/a"}[t["met"]]
         print(f"[{verdict}] {t['target']}: {v}")
-    path = write_results(rows, args.out, info)
+    path = write_results(rows, args.out or default_csv(dev.type, info["device_name"]), info)
     print(f"wrote {path} and {path.with_suffix('.json').name}")
     return 0
