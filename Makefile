@@ -54,3 +54,12 @@ lock: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The GPU run (issue 19): on a CUDA machine with torch + Triton, no venv or lab packages needed.
+# `make gpu-report OUT=dir` writes the JSON records and a log into dir; GPU_REPORT_ARGS=--dry-run
+# rehearses it on a CPU at tiny sizes (make test runs that rehearsal too).
+OUT ?= gpu-report-out
+GPU_REPORT_ARGS ?=
+.PHONY: gpu-report
+gpu-report:
+	PYTHONPATH="$(CURDIR)" $(PYTHON) -m lcedu gpu-report "$(OUT)" $(GPU_REPORT_ARGS)

@@ -15,6 +15,7 @@ __all__ = ["main"]
 
 # Delegated commands: name -> (module, help).
 DELEGATED = {
+    "gpu-report": ("lcedu.bench.gpu_report", "the GPU run: checks and benchmarks into OUTDIR"),
     "ring-demo": ("lcedu.attention.ring_demo", "run ring attention across N local processes"),
     "train": ("lcedu.models.train", "train the capstone's tiny language model"),
     "evaluate": ("lcedu.models.evaluate", "evaluate tiny-LM checkpoints at longer lengths"),
