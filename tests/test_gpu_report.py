@@ -257,3 +257,25 @@ def test_triton_check_runs_under_the_interpreter():
     assert proc.returncode == 0, proc.stderr[-2000:]
     statuses = json.loads(proc.stdout.strip().splitlines()[-1])
     assert len(statuses) == 4 and set(statuses) == {"passed"}
+
+
+def test_keep_going_records_an_error_and_the_rest_goes_on(monkeypatch):
+    import lcedu.bench.attention as bench
+    import lcedu.bench.sparse as sparse
+
+    def broken(q, k, v, causal=False):
+        raise RuntimeError("a kernel bug")
+
+    monkeypatch.setattr(bench, "naive_attention", broken)
+    rows = run_attention_bench((16, 32), heads=1, head_dim=8, repeats=1, causal_modes=(False,),
+                               methods=("naive", "flash"), log=lambda s: None, keep_going=True)
+    by = {(r["n"], r["method"]): r for r in rows}
+    assert by[16, "naive"]["status"] == "error" and "a kernel bug" in by[16, "naive"]["note"]
+    assert by[32, "naive"]["status"] == "skipped" and "error at n=16" in by[32, "naive"]["note"]
+    assert by[16, "flash"]["status"] == by[32, "flash"]["status"] == "ok"
+
+    monkeypatch.setattr(sparse, "attention", lambda *a, **k: broken(None, None, None))
+    rows = sparse.run_sparse_bench((32,), window=4, heads=1, head_dim=8, repeats=1,
+                                   methods=("dense_reference", "banded"), log=lambda s: None)
+    by = {r["method"]: r for r in rows}
+    assert by["dense_reference"]["status"] == "error" and by["banded"]["status"] == "ok"

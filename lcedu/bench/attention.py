@@ -154,6 +154,7 @@ def run_attention_bench(
     long_n: int = 16384,
     log: Callable[[str], None] = print,
     deadline: float | None = None,
+    keep_going: bool = False,
 ) -> list[dict[str, Any]]:
     """Time and measure every method at every length, causal and not; one row per run.
 
@@ -163,7 +164,10 @@ def run_attention_bench(
     ones) gets a row with status "oom" and is skipped at the larger lengths.
     `deadline` (a `time.monotonic()` value) bounds the run: a measurement that would end
     after it (forecast from the same method's last call, times (n / n_before)²) is skipped
-    with that reason, and so is everything once it has passed.
+    with that reason, and so is everything once it has passed. On a GPU, a long length
+    (n >= long_n) gets one timed call only when its warm-up call took over 0.25 s.
+    `keep_going`: an error other than running out of memory becomes a row with status
+    "error" (and that method is skipped at larger n) instead of stopping the run.
     """
     if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
@@ -177,6 +181,7 @@ def run_attention_bench(
     gen = torch.Generator(device=dev).manual_seed(seed)
     rows: list[dict[str, Any]] = []
     oom_at: dict[tuple[str, bool], int] = {}  # (method, causal) -> first n that ran out
+    failed_at: dict[tuple[str, bool], int] = {}  # keep_going: first n that raised an error
     last_call: dict[tuple[str, bool], tuple[int, float]] = {}  # -> (n, seconds per call)
     for n in sizes:
         q, k, v = (
@@ -196,6 +201,8 @@ def run_attention_bench(
                     )
                 if why is None and (method, causal) in oom_at:
                     why = f"ran out of memory at n={oom_at[method, causal]}"
+                if why is None and (method, causal) in failed_at:
+                    why = f"failed with an error at n={failed_at[method, causal]}"
                 reps = 1 if n >= long_n else repeats
                 if why is None and deadline is not None:
                     why = _over_budget(last_call.get((method, causal)), n, reps, deadline)
@@ -206,14 +213,26 @@ def run_attention_bench(
                     continue
                 fn = calls[method]
                 timing = None
+                failure = None
                 try:
                     with torch.no_grad():
                         # The memory run doubles as the warm-up; one timed run at long lengths.
-                        peak = measure_peak_memory(fn, device=dev)
+                        t0 = time.perf_counter()
+                        peak = measure_peak_memory(fn, device=dev)  # synchronises a GPU
+                        if dev.type == "cuda" and n >= long_n and time.perf_counter() - t0 < 0.25:
+                            reps = repeats  # fast kernels: a median, not one call
                         timing = time_fn(fn, warmup=0, repeats=reps, device=dev)
                 except Exception as err:  # only allocation failures are recorded, not raised
                     if not _out_of_memory(err):
-                        raise
+                        if not keep_going:
+                            raise
+                        failure = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+                if failure is not None:
+                    failed_at[method, causal] = n
+                    row.update(status="error", note=failure)
+                    rows.append(row)
+                    log(f"n={n:>6} causal={causal!s:<5} {method:<15} error: {failure}")
+                    continue
                 if timing is None:  # out of memory (freed here, once the traceback is gone)
                     oom_at[method, causal] = n
                     if dev.type == "cuda":
@@ -372,7 +391,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         label = LABELS[r["method"]]
         if r["status"] != "ok":
-            lines.append(f"{r['n']:>6} {r['causal']!s:<6} {label:<28} skipped: {r['note']}")
+            lines.append(f"{r['n']:>6} {r['causal']!s:<6} {label:<28} {r['status']}: {r['note']}")
             continue
         ref = _get(rows, r["n"], "sdpa_flash", r["causal"], "median_ms")
         ratio = f"{r['median_ms'] / ref:.2f}x" if ref else "-"
@@ -431,6 +450,11 @@ def build_parser() -> BenchArgumentParser:
         default=None,
         help="time budget in seconds: measurements forecast to end later are skipped",
     )
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="record a method's error as a row and go on (default: stop on the error)",
+    )
     p.add_argument("--out", default=None, help="JSON path (default lcedu/data/bench/...)")
     p.add_argument(
         "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)"
@@ -487,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
             max_bytes=int(max_gib * 2**30),
             methods=methods,
             deadline=deadline,
+            keep_going=args.keep_going,
         )
     except ValueError as err:
         p.error(str(err))
@@ -514,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
                 "timing": "CUDA events" if dev.type == "cuda" else "time.perf_counter",
                 "dense_bf16_peak_tflops": peak_tflops if dev.type == "cuda" else None,
                 "budget_s": args.budget_s,
+                "keep_going": args.keep_going,
             },
             "rows": rows,
             "targets": tg,

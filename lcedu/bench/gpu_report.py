@@ -126,7 +126,8 @@ def _report(outdir: Path, dev: torch.device, dry_run: bool, budget_s: float) -> 
 
         path = outdir / f"attention_{tag}.json"
         left = max(1.0, deadline("bench attention") - time.monotonic())
-        argv = ["--device", dev.type, "--out", str(path), "--budget-s", f"{left:.0f}"]
+        argv = ["--device", dev.type, "--out", str(path), "--budget-s", f"{left:.0f}",
+                "--keep-going"]
         if dry_run:
             argv += ["--sizes", "32,48", "--heads", "2", "--head-dim", "16", "--repeats", "1"]
         else:
@@ -142,8 +143,10 @@ def _report(outdir: Path, dev: torch.device, dry_run: bool, budget_s: float) -> 
         summary = summarize_attention(rec)
         for line in summary["lines"]:
             print(line)
-        return {"status": "ok" if rc == 0 else "error", "files": [path.name],
-                "summary": summary["lines"]}
+        errors = [f"n={r['n']} causal={r['causal']} {r['method']}: {r['note']}"
+                  for r in rec["rows"] if r["status"] == "error"]
+        return {"status": "error" if rc else ("failed" if errors else "ok"),
+                "files": [path.name], "summary": summary["lines"], "row_errors": errors}
 
     def bench_sparse() -> dict[str, Any]:
         from lcedu.bench import sparse

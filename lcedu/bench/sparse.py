@@ -104,14 +104,16 @@ def run_sparse_bench(
     if "flex_compiled" in methods:
         flex_run, flex_why = _flex_runner(window, dev)
     rows = []
+    last_length_s = 0.0  # how long the previous length took, to forecast the next (4x)
     for n in sizes:
-        if deadline is not None and time.monotonic() > deadline:
+        t_length = time.monotonic()
+        if deadline is not None and time.monotonic() + 4 * last_length_s > deadline:
             for method in methods:
                 rows.append({"n": n, "method": method, "status": "skipped", "window": window,
                              "heads": heads, "head_dim": head_dim,
                              "score_matrix_bytes": attention_matrix_bytes(n, heads, 4),
-                             "note": "the run's time budget is spent"})
-            log(f"n={n:>6} skipped: the run's time budget is spent")
+                             "note": "the run's time budget would be exceeded"})
+            log(f"n={n:>6} skipped: the run's time budget would be exceeded")
             continue
         q, k, v = (torch.randn(1, heads, n, head_dim, generator=gen, device=dev)
                    for _ in range(3))
@@ -145,10 +147,19 @@ def run_sparse_bench(
                     row.update(status="unavailable", note=flex_why)
                     continue
                 fn = calls[method]
-                first, out = _timed(fn, dev)  # first call: compiles FlexAttention for this shape
-                row["max_abs_err"] = float((out - expected).abs().max())
-                del out
-                row["peak_bytes"] = measure_peak_memory(fn, device=dev)  # allocator set inside
+                try:
+                    first, out = _timed(fn, dev)  # first call: compiles FlexAttention here
+                    row["max_abs_err"] = float((out - expected).abs().max())
+                    del out
+                    row["peak_bytes"] = measure_peak_memory(fn, device=dev)  # allocator set inside
+                except Exception as err:  # noqa: BLE001 - recorded; the other methods go on
+                    oom = isinstance(err, (torch.OutOfMemoryError, MemoryError))
+                    row.update(status="oom" if oom else "error",
+                               note=f"{type(err).__name__}: {err}".splitlines()[0][:300])
+                    log(f"n={n:>6} {method:<16} {row['status']}: {row['note']}")
+                    if dev.type == "cuda":
+                        torch.cuda.empty_cache()
+                    continue
                 measured.append((row, fn, first))
             # Round robin: repeat r of every method runs before repeat r + 1 of any, so a
             # change in the machine's load hits all methods alike.
@@ -167,6 +178,7 @@ def run_sparse_bench(
                     f"{format_bytes(peak) if peak is not None else 'n/a':>10}  "
                     f"err {row['max_abs_err']:.1e}")
             del mask, calls, expected
+        last_length_s = time.monotonic() - t_length
     return rows
 
 
