@@ -279,3 +279,39 @@ def test_keep_going_records_an_error_and_the_rest_goes_on(monkeypatch):
                                    methods=("dense_reference", "banded"), log=lambda s: None)
     by = {r["method"]: r for r in rows}
     assert by["dense_reference"]["status"] == "error" and by["banded"]["status"] == "ok"
+
+
+def test_the_gpu_run_passes_arguments_its_benches_accept(monkeypatch, tmp_path):
+    """The non-dry-run path (GPU sizes, budget, memory limits) parsed by the real parsers."""
+    import lcedu.bench.attention as attention
+    import lcedu.bench.gpu_checks as checks
+    import lcedu.bench.gpu_report as report
+    import lcedu.bench.sparse as sparse
+
+    seen = {}
+
+    def fake_attention(argv):
+        args = attention.build_parser().parse_args(argv)
+        seen["attention"] = args
+        rec = {"environment": {"device_name": "x"}, "config": {"sizes": list(args.sizes)},
+               "rows": []}
+        Path(args.out).write_text(json.dumps(rec))
+        return 0
+
+    def fake_sparse(argv):
+        seen["sparse"] = sparse.build_parser().parse_args(argv)
+        return 0
+
+    real_info = report.environment_info
+    monkeypatch.setattr(report, "environment_info",
+                        lambda dev: {**real_info(dev), "gpu_memory_bytes": 80 * 2**30})
+    monkeypatch.setattr(attention, "main", fake_attention)
+    monkeypatch.setattr(sparse, "main", fake_sparse)
+    monkeypatch.setattr(checks, "run_checks", lambda *a, **k: [])
+    out = report._report(tmp_path, torch.device("cpu"), dry_run=False, budget_s=450.0)
+    assert [p["status"] for p in out["parts"]] == ["ok"] * 4, out["parts"]
+    a, s = seen["attention"], seen["sparse"]
+    assert a.sizes == report.GPU_SIZES and a.dtype == "bfloat16" and a.keep_going
+    assert 0 < a.budget_s <= 450 * report.BUDGET_SHARES["bench attention"]
+    assert tuple(s.sizes) == report.SPARSE_GPU_SIZES and s.max_dense_gib == 20.0
+    assert not s.no_flex
