@@ -246,7 +246,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results(rows: list[dict[str, Any]], path: str | Path, info: dict[str, Any]) -> Path:
-    """CSV (one row per measurement, environment on every row) and a JSON summary beside it."""
+    """CSV (one row per measurement, environment on every row) and a JSON record beside it
+    (environment, targets and the same rows)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -256,7 +257,7 @@ def write_results(rows: list[dict[str, Any]], path: str | Path, info: dict[str, 
             full = {**r, "device_name": info["device_name"], "torch": info["torch"],
                     "date": info["date"]}
             w.writerow({k: full.get(k, "") for k in FIELDS})
-    summary = {"environment": info, "targets": targets(rows)}
+    summary = {"environment": info, "targets": targets(rows), "rows": rows}
     path.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return path
 
