@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from lcedu.positions import scaling as sc
-from lcedu.positions.rope import RotaryEmbedding, apply_rope, rope_cos_sin, rope_inv_freq
+from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
+from lcedu.positions.rotary import RotaryEmbedding
 
 rope_utils = pytest.importorskip("transformers.modeling_rope_utils")
 from transformers import LlamaConfig  # noqa: E402
