@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 __all__ = [
+    "is_int",
     "positive_int",
     "nonneg_int",
     "real",
@@ -40,7 +41,7 @@ def _fail(fn: str | None, name: str, what: str, value: Any) -> ValueError:
     return ValueError(_say(fn, f"{name} must be {what}, got {value!r}"))
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     # numbers.Integral: Python ints and NumPy integer scalars alike; bool is not a size
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -56,7 +57,7 @@ def positive_int(
 ) -> int:
     """`value` as an int >= `minimum` (1 unless given), a multiple of `multiple_of`; bools
     and floats are refused. `what` replaces "a positive integer" in the message."""
-    if not _is_int(value) or value < minimum or value % multiple_of:
+    if not is_int(value) or value < minimum or value % multiple_of:
         if what is None:
             what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
             what = "a non-negative integer" if minimum == 0 else what

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from lcedu import _checks as chk
 from lcedu.kvcache.full import KVCacheBase, check_new_kv
 
 __all__ = ["SlidingWindowCache"]
@@ -33,8 +34,7 @@ class SlidingWindowCache(KVCacheBase):
     """
 
     def __init__(self, window: int) -> None:
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError(f"window must be a positive integer, got {window!r}")
+        chk.positive_int("window", window)
         self.window = window
         self.k_buf: torch.Tensor | None = None
         self.v_buf: torch.Tensor | None = None

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lcedu import _checks as chk
 from lcedu.attention.reference import check_qkv
 
 __all__ = [
@@ -33,30 +34,6 @@ __all__ = [
 
 
 # ----- validation ----------------------------------------------------------------------
-
-
-def _positive_int(value: object, name: str, fn: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{fn}: {name} must be a whole number, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{fn}: {name} must be at least 1, got {value}")
-    return value
-
-
-def _flag(value: object, name: str, fn: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{fn}: {name} must be True or False, got {value!r}")
-    return value
-
-
-def _float_dtype(dtype: torch.dtype | None, fn: str) -> torch.dtype:
-    if dtype is None:
-        return torch.get_default_dtype()
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(
-            f"{fn}: dtype must be a floating dtype such as torch.float32, got {dtype!r}"
-        )
-    return dtype
 
 
 # ----- slopes --------------------------------------------------------------------------
@@ -85,8 +62,8 @@ def alibi_slopes(
     [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625]
     """
     fn = "alibi_slopes"
-    _positive_int(num_heads, "num_heads", fn)
-    dtype = _float_dtype(dtype, fn)
+    chk.positive_int("num_heads", num_heads, fn=fn)
+    dtype = chk.float_dtype("dtype", dtype, fn=fn)
     n = 2 ** int(math.floor(math.log2(num_heads)))
     slopes = _power_of_two_slopes(n)
     if n < num_heads:
@@ -130,14 +107,14 @@ def alibi_bias(
     where you can (FlexAttention's score_mod adds them to float32 scores).
     """
     fn = "alibi_bias"
-    _positive_int(num_heads, "num_heads", fn)
-    _positive_int(q_len, "q_len", fn)
+    chk.positive_int("num_heads", num_heads, fn=fn)
+    chk.positive_int("q_len", q_len, fn=fn)
     if k_len is None:
         k_len = q_len
-    _positive_int(k_len, "k_len", fn)
-    _flag(causal, "causal", fn)
-    _flag(symmetric, "symmetric", fn)
-    dtype = _float_dtype(dtype, fn)
+    chk.positive_int("k_len", k_len, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    chk.flag("symmetric", symmetric, fn=fn)
+    dtype = chk.float_dtype("dtype", dtype, fn=fn)
     if causal and k_len < q_len:
         raise ValueError(
             f"{fn}: with causal=True there must be at least as many keys as queries "
@@ -164,11 +141,8 @@ def alibi_effective_span(num_heads: int, threshold: float = 10.0) -> torch.Tenso
     look locally, shallow heads far back. Shape (num_heads,), float64.
     """
     fn = "alibi_effective_span"
-    _positive_int(num_heads, "num_heads", fn)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ValueError(f"{fn}: threshold must be a positive number, got {threshold!r}")
-    if not math.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"{fn}: threshold must be a positive number, got {threshold!r}")
+    chk.positive_int("num_heads", num_heads, fn=fn)
+    threshold = chk.positive_real("threshold", threshold, fn=fn, what="a positive number")
     return threshold / alibi_slopes(num_heads, dtype=torch.float64)
 
 
@@ -186,10 +160,10 @@ def alibi_bias_bytes(
         ("q_len", q_len),
         ("bytes_per_element", bytes_per_element),
     ):
-        _positive_int(value, name, fn)
+        chk.positive_int(name, value, fn=fn)
     if k_len is None:
         k_len = q_len
-    _positive_int(k_len, "k_len", fn)
+    chk.positive_int("k_len", k_len, fn=fn)
     return num_heads * q_len * k_len * bytes_per_element
 
 
@@ -207,7 +181,7 @@ def alibi_attention(
     """
     fn = "alibi_attention"
     check_qkv(q, k, v, name=fn)
-    _flag(causal, "causal", fn)
+    chk.flag("causal", causal, fn=fn)
     H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
     if causal and Lk < Lq:
         raise ValueError(
@@ -239,10 +213,9 @@ def alibi_score_mod(
         raise ValueError(f"{fn}: slopes must be a 1-D tensor with one slope per head")
     if not slopes.is_floating_point():
         raise ValueError(f"{fn}: slopes must be a floating tensor, got dtype {slopes.dtype}")
-    if isinstance(q_offset, bool) or not isinstance(q_offset, int) or q_offset < 0:
-        raise ValueError(f"{fn}: q_offset must be a non-negative whole number, got {q_offset!r}")
-    _flag(causal, "causal", fn)
-    _flag(symmetric, "symmetric", fn)
+    chk.nonneg_int("q_offset", q_offset, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    chk.flag("symmetric", symmetric, fn=fn)
 
     if symmetric:
 
@@ -281,7 +254,7 @@ def alibi_flex_attention(
 
     fn = "alibi_flex_attention"
     check_qkv(q, k, v, name=fn)
-    _flag(causal, "causal", fn)
+    chk.flag("causal", causal, fn=fn)
     H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
     if causal and Lk < Lq:
         raise ValueError(
@@ -312,8 +285,8 @@ class ALiBiAttention(nn.Module):
     def __init__(self, hidden_size: int, num_heads: int, *, causal: bool = True):
         super().__init__()
         fn = "ALiBiAttention"
-        _positive_int(hidden_size, "hidden_size", fn)
-        _positive_int(num_heads, "num_heads", fn)
+        chk.positive_int("hidden_size", hidden_size, fn=fn)
+        chk.positive_int("num_heads", num_heads, fn=fn)
         if hidden_size % num_heads:
             raise ValueError(
                 f"{fn}: hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})"
@@ -321,7 +294,7 @@ class ALiBiAttention(nn.Module):
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
-        self.causal = _flag(causal, "causal", fn)
+        self.causal = chk.flag("causal", causal, fn=fn)
         self.query = nn.Linear(hidden_size, hidden_size)
         self.key = nn.Linear(hidden_size, hidden_size)
         self.value = nn.Linear(hidden_size, hidden_size)
@@ -445,9 +418,9 @@ def lesson_buffer_bytes(max_seq_len: int, *, hidden_size: int = 64, num_heads: i
     storage) and reads the buffer's size: max_seq_len² int64 entries, 512 MiB at 8192.
     """
     fn = "lesson_buffer_bytes"
-    _positive_int(max_seq_len, "max_seq_len", fn)
-    _positive_int(hidden_size, "hidden_size", fn)
-    _positive_int(num_heads, "num_heads", fn)
+    chk.positive_int("max_seq_len", max_seq_len, fn=fn)
+    chk.positive_int("hidden_size", hidden_size, fn=fn)
+    chk.positive_int("num_heads", num_heads, fn=fn)
     with torch.device("meta"):
         module = LessonALiBiAttention(hidden_size, num_heads, max_seq_len=max_seq_len)
     buf = module.state_dict()["distance_matrix"]
