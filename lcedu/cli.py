@@ -15,7 +15,7 @@ __all__ = ["main"]
 
 # Delegated commands: name -> (module, help).
 DELEGATED = {
-    "ring-demo": ("lcedu.attention.ring_demo", "run ring attention across N local processes"),
+    "ring-demo": ("lcedu.tools.ring_demo", "run ring attention across N local processes"),
     "train": ("lcedu.models.train", "train the capstone's tiny language model"),
     "evaluate": ("lcedu.models.evaluate", "evaluate tiny-LM checkpoints at longer lengths"),
 }
