@@ -28,6 +28,11 @@ __all__ = [
 from lcedu import _checks as chk
 
 
+def _square(n: int, fn: str, device: torch.device | str | None, per_entry: int = 10) -> None:
+    """Refuse an (n, n) mask whose construction needs more memory than the machine has."""
+    chk.allocation(f"a {n}×{n} mask", per_entry * n * n, fn=fn, device=device)
+
+
 def _offsets(n: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(n, n) tensor of key index minus query index: entry [i, j] = j - i."""
     idx = torch.arange(n, device=device)
@@ -41,6 +46,7 @@ def causal_mask(n: int, *, device: torch.device | str | None = None) -> torch.Te
     [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
     """
     chk.positive_int("n", n, fn="causal_mask")
+    _square(n, "causal_mask", device)
     return _offsets(n, device) <= 0
 
 
@@ -59,6 +65,8 @@ def sliding_window_mask(
     fn = "sliding_window_mask"
     chk.positive_int("n", n, fn=fn)
     chk.positive_int("window", window, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    _square(n, fn, device)
     off = _offsets(n, device)
     if causal:
         return (off <= 0) & (off >= -window)
@@ -83,6 +91,8 @@ def dilated_window_mask(
     chk.positive_int("n", n, fn=fn)
     chk.positive_int("window", window, fn=fn)
     chk.positive_int("dilation", dilation, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    _square(n, fn, device, per_entry=12)
     off = _offsets(n, device)
     band = (off.abs() <= window * dilation) & (off.remainder(dilation) == 0)
     if causal:
@@ -163,6 +173,7 @@ def global_mask(
     """
     fn = "global_mask"
     chk.positive_int("n", n, fn=fn)
+    _square(n, fn, device, per_entry=1)
     g = as_global_flags(n, global_tokens, fn=fn, device=device)
     if g.dim() != 1:
         raise ValueError(f"{fn}: pass one (n,) set of global tokens, got shape {tuple(g.shape)}")
@@ -189,6 +200,7 @@ def longformer_mask(
     fn = "longformer_mask"
     chk.positive_int("n", n, fn=fn)
     chk.positive_int("window", window, fn=fn)
+    _square(n, fn, device, per_entry=12)
     g = as_global_flags(n, global_tokens, fn=fn, device=device)
     pad = as_padding_flags(n, padding_mask, fn=fn, device=g.device)
     if pad is not None and bool((g & ~pad).any()):
@@ -214,6 +226,8 @@ def block_sparse_mask(
     if not isinstance(layout, torch.Tensor) or layout.dtype != torch.bool or layout.dim() != 2:
         raise ValueError(f"{fn}: layout must be a 2-D boolean tensor (query blocks, key blocks)")
     chk.positive_int("block_size", block_size, fn=fn)
+    rows, cols = layout.shape[0] * block_size, layout.shape[1] * block_size
+    chk.allocation(f"a {rows}×{cols} mask", 2 * rows * cols, fn=fn, device=layout.device)
     out = layout.repeat_interleave(block_size, 0).repeat_interleave(block_size, 1)
     if n is not None:
         chk.positive_int("n", n, fn=fn)
@@ -235,6 +249,7 @@ def bigbird_layout(
     chk.positive_int("num_random_blocks", num_random_blocks, fn=fn, minimum=0)
     chk.positive_int("num_global_blocks", num_global_blocks, fn=fn, minimum=0)
     chk.nonneg_int("seed", seed, fn=fn)
+    chk.allocation(f"a {num_blocks}×{num_blocks} block layout", 10 * num_blocks**2, fn=fn)
     if num_global_blocks > num_blocks:
         raise ValueError(
             f"{fn}: num_global_blocks={num_global_blocks} exceeds the {num_blocks} blocks"
@@ -276,6 +291,7 @@ def bigbird_mask(
     fn = "bigbird_mask"
     chk.positive_int("n", n, fn=fn)
     chk.positive_int("block_size", block_size, fn=fn)
+    _square(n, fn, None, per_entry=2)
     num_blocks = -(-n // block_size)
     layout = bigbird_layout(
         num_blocks,

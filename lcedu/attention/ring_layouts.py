@@ -77,7 +77,8 @@ def token_positions(
     check_layout(layout)
     seq_len = chk.positive_int("seq_len", seq_len)
     check_divisible(seq_len, world_size, layout)
-    chk.allocation("token_positions", 8 * (seq_len // world_size), fn="token_positions")
+    n = seq_len // world_size
+    chk.allocation(f"the positions of {n} tokens", 8 * n, fn="token_positions")
     return _positions(seq_len, world_size, rank, layout)
 
 

@@ -182,14 +182,17 @@ def sliding_window_attention(
             f"{fn}: q and k must have the same length (self-attention over one sequence), "
             f"got {n} and {k.shape[2]}"
         )
+    if n == 0:
+        raise ValueError(f"{fn}: the sequence is empty (length 0); give at least one token")
     chk.positive_int("window", window, fn=fn)
+    causal = chk.flag("causal", causal, fn=fn)
     if block_size is None:  # 64 queries a block: spans of 64 + 2w keys waste little
         block_size = max(1, min(window, n, 64))
     chk.positive_int("block_size", block_size, fn=fn)
     if scale is None:
         scale = 1.0 / math.sqrt(D)
-    elif not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"{fn}: scale must be a positive number, got {scale!r}")
+    else:
+        scale = chk.positive_real("scale", scale, fn=fn, what="a positive number")
     pad = _batch_flags(as_padding_flags(n, padding_mask, fn=fn, device=q.device), B,
                        "padding_mask", fn)
     out = _banded(q, k, v, window, causal=causal, key_valid=pad, scale=scale,

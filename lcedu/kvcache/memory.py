@@ -83,6 +83,21 @@ class ModelShape:
     num_kv_heads: int
     head_dim: int
 
+    def __post_init__(self) -> None:
+        fn = "ModelShape"
+        for name in ("num_layers", "num_heads", "num_kv_heads", "head_dim"):
+            chk.positive_int(name, getattr(self, name), fn=fn)
+        if self.num_kv_heads > self.num_heads:
+            raise ValueError(
+                f"{fn}: num_kv_heads ({self.num_kv_heads}) cannot exceed num_heads "
+                f"({self.num_heads}): each KV head serves one or more query heads"
+            )
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"{fn}: num_heads ({self.num_heads}) must be a multiple of num_kv_heads "
+                f"({self.num_kv_heads}) so every KV head serves the same number of query heads"
+            )
+
     def kv_cache_bytes(
         self, seq_len: int, *, batch_size: int = 1, bytes_per_element: int = 2
     ) -> int:

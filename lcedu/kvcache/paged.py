@@ -46,6 +46,12 @@ class PagedKVCache(KVCacheBase):
     def __init__(self, block_size: int, num_blocks: int) -> None:
         self.block_size = chk.positive_int("block_size", block_size)
         self.num_blocks = chk.positive_int("num_blocks", num_blocks)
+        # block tables cost ~44 bytes a block in Python; the smallest pool (one head,
+        # head_dim 1, 2-byte floats, K and V) 4 bytes a token
+        need = num_blocks * (44 + 4 * block_size)
+        chk.allocation(
+            f"a pool of {num_blocks} blocks of {block_size} tokens", need, fn="PagedKVCache"
+        )
         self.k_pool: torch.Tensor | None = None
         self.v_pool: torch.Tensor | None = None
         self._free: list[int] = list(range(num_blocks))
@@ -176,6 +182,8 @@ class PagedKVCache(KVCacheBase):
         if needed > len(self._free):
             raise OutOfBlocksError(self._out_of_blocks_message(needed))
         if self.k_pool is None:
+            need = 2 * self.num_blocks * h * self.block_size * d * k.element_size()
+            chk.allocation("the K/V pool", need, fn="PagedKVCache", device=k.device)
             self.k_pool = k.new_zeros(self.num_blocks, h, self.block_size, d)
             self.v_pool = k.new_zeros(self.num_blocks, h, self.block_size, d)
         for row, s in enumerate(seq_ids):

@@ -39,9 +39,9 @@ __all__ = [
 # ----- slopes --------------------------------------------------------------------------
 
 
-def _power_of_two_slopes(n: int) -> list[float]:
+def _power_of_two_slopes(n: int, h: torch.Tensor) -> torch.Tensor:
     # m_h = 2^(-8h/n), h = 1..n: a geometric sequence from 2^(-8/n) down to 2^(-8).
-    return [2.0 ** (-8.0 * h / n) for h in range(1, n + 1)]
+    return torch.pow(2.0, -8.0 * h / n)
 
 
 def alibi_slopes(
@@ -64,11 +64,14 @@ def alibi_slopes(
     fn = "alibi_slopes"
     chk.positive_int("num_heads", num_heads, fn=fn)
     dtype = chk.float_dtype("dtype", dtype, fn=fn)
-    n = 2 ** int(math.floor(math.log2(num_heads)))
-    slopes = _power_of_two_slopes(n)
-    if n < num_heads:
-        slopes += _power_of_two_slopes(2 * n)[0::2][: num_heads - n]
-    return torch.tensor(slopes, dtype=torch.float64, device=device).to(dtype)
+    chk.allocation(f"{num_heads} slopes", 40 * num_heads, fn=fn, device=device)
+    n = 1 << (num_heads.bit_length() - 1)  # the largest power of two <= num_heads
+    f64 = {"dtype": torch.float64, "device": device}
+    slopes = _power_of_two_slopes(n, torch.arange(1, n + 1, **f64))
+    if n < num_heads:  # the odd-numbered slopes of 2n heads: h = 1, 3, 5, …
+        odd = torch.arange(1, 2 * (num_heads - n), 2, **f64)
+        slopes = torch.cat([slopes, _power_of_two_slopes(2 * n, odd)])
+    return slopes.to(dtype)
 
 
 # ----- bias ----------------------------------------------------------------------------
@@ -121,6 +124,9 @@ def alibi_bias(
             f"(the queries are the last q_len positions), got q_len={q_len}, k_len={k_len}"
         )
     work = torch.float64 if dtype == torch.float64 else torch.float32
+    size = torch.empty((), dtype=dtype).element_size()
+    need = num_heads * q_len * k_len * (8 + size) + q_len * k_len * 8
+    chk.allocation(f"a ({num_heads}, {q_len}, {k_len}) bias", need, fn=fn, device=device)
     slopes = alibi_slopes(num_heads, device=device, dtype=work)
     q_pos = torch.arange(q_len, device=device, dtype=work) + (k_len - q_len)
     k_pos = torch.arange(k_len, device=device, dtype=work)
