@@ -39,9 +39,10 @@ __all__ = [
 # ----- slopes --------------------------------------------------------------------------
 
 
-def _power_of_two_slopes(n: int, h: torch.Tensor) -> torch.Tensor:
-    # m_h = 2^(-8h/n), h = 1..n: a geometric sequence from 2^(-8/n) down to 2^(-8).
-    return torch.pow(2.0, -8.0 * h / n)
+def _power_of_two_slopes(n: int, h: range) -> list[float]:
+    # m_h = 2^(-8h/n), h = 1..n: a geometric sequence from 2^(-8/n) down to 2^(-8). Python
+    # floats: the correctly rounded pow of the C library, the formula exactly as written.
+    return [2.0 ** (-8.0 * i / n) for i in h]
 
 
 def alibi_slopes(
@@ -64,14 +65,13 @@ def alibi_slopes(
     fn = "alibi_slopes"
     chk.positive_int("num_heads", num_heads, fn=fn)
     dtype = chk.float_dtype("dtype", dtype, fn=fn)
-    chk.allocation(f"{num_heads} slopes", 40 * num_heads, fn=fn, device=device)
+    # two Python lists of floats (32 bytes an entry) and the tensor: refuse what cannot fit
+    chk.allocation(f"{num_heads} slopes", 100 * num_heads, fn=fn, device=device)
     n = 1 << (num_heads.bit_length() - 1)  # the largest power of two <= num_heads
-    f64 = {"dtype": torch.float64, "device": device}
-    slopes = _power_of_two_slopes(n, torch.arange(1, n + 1, **f64))
+    slopes = _power_of_two_slopes(n, range(1, n + 1))
     if n < num_heads:  # the odd-numbered slopes of 2n heads: h = 1, 3, 5, …
-        odd = torch.arange(1, 2 * (num_heads - n), 2, **f64)
-        slopes = torch.cat([slopes, _power_of_two_slopes(2 * n, odd)])
-    return slopes.to(dtype)
+        slopes += _power_of_two_slopes(2 * n, range(1, 2 * (num_heads - n), 2))
+    return torch.tensor(slopes, dtype=torch.float64, device=device).to(dtype)
 
 
 # ----- bias ----------------------------------------------------------------------------
