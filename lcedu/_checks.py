@@ -26,6 +26,7 @@ __all__ = [
     "float_dtype",
     "one_of",
     "tensor",
+    "float_tensors",
     "same_shape",
     "allocation",
     "available_bytes",
@@ -138,11 +139,23 @@ def tensor(
     return value
 
 
+def float_tensors(fn: str | None, axes: str, **tensors: Any) -> None:
+    """Each of `tensors` (by name) is a 4-D floating torch.Tensor; `axes` names its dims."""
+    for label, t in tensors.items():
+        tensor(label, t, fn=fn)
+        if t.dim() != 4:
+            raise ValueError(
+                _say(fn, f"{label} must have 4 dimensions ({axes}), got shape {tuple(t.shape)}")
+            )
+        if not t.is_floating_point():
+            raise ValueError(_say(fn, f"{label} must be a floating tensor, got dtype {t.dtype}"))
+
+
 def same_shape(names: str, *tensors: torch.Tensor, fn: str | None = None) -> None:
     """All `tensors` share one shape; `names` is how the message calls them ("q, k and v")."""
     shapes = [tuple(t.shape) for t in tensors]
     if any(s != shapes[0] for s in shapes):
-        listed = ", ".join(str(s) for s in shapes)
+        listed = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
         raise ValueError(_say(fn, f"{names} must have the same shape, got {listed}"))
 
 

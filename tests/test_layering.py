@@ -14,7 +14,8 @@ a package may import its own modules and any lower layer, never a sibling or a h
                                course's own machinery (doctor, map, exercise builder)
 6  viz, grading                figures and graders of what the core computes
 7  widgets                     explorers over viz
-8  cli, __main__               the `lcedu` command, importing its subcommands lazily
+8  cli                         the `lcedu` command, importing its subcommands lazily
+9  __main__                    `python -m lcedu`, which runs the cli
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ LAYERS = {
     "grading": 6,
     "widgets": 7,
     "cli": 8,
-    "__main__": 8,
+    "__main__": 9,
 }
 
 

@@ -12,6 +12,7 @@ import math
 
 import torch
 
+from lcedu import _checks as chk
 from lcedu.attention.reference import safe_softmax
 
 __all__ = ["compute_dtype", "block_attention", "merge_partials"]
@@ -61,23 +62,13 @@ def merge_partials(
     NaN); a row where both are -inf gives out 0 and lse -inf. Computed in fp32 or wider,
     returned in the inputs' dtypes (out in out_a's, lse in lse_a's).
     """
-    for label, t in (("out_a", out_a), ("lse_a", lse_a), ("out_b", out_b), ("lse_b", lse_b)):
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(
-                f"merge_partials: {label} must be a torch.Tensor, got {type(t).__name__}"
-            )
+    fn = "merge_partials"
+    for label, t in (("lse_a", lse_a), ("lse_b", lse_b)):
+        chk.tensor(label, t, fn=fn)
         if not t.is_floating_point():
-            raise ValueError(f"merge_partials: {label} must be a floating tensor, got {t.dtype}")
-    if out_a.dim() != 4:
-        raise ValueError(
-            "merge_partials: out_a must have 4 dimensions (batch, heads, seq, head_dim), "
-            f"got shape {tuple(out_a.shape)}"
-        )
-    if out_b.shape != out_a.shape:
-        raise ValueError(
-            f"merge_partials: out_a and out_b must have the same shape, got "
-            f"{tuple(out_a.shape)} and {tuple(out_b.shape)}"
-        )
+            raise ValueError(f"{fn}: {label} must be a floating tensor, got {t.dtype}")
+    chk.float_tensors(fn, "batch, heads, seq, head_dim", out_a=out_a, out_b=out_b)
+    chk.same_shape("out_a and out_b", out_a, out_b, fn=fn)
     if lse_a.shape != out_a.shape[:-1] or lse_b.shape != out_a.shape[:-1]:
         raise ValueError(
             f"merge_partials: lse_a and lse_b must have shape (batch, heads, seq) = "

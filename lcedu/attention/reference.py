@@ -24,16 +24,7 @@ def check_qkv(
     q and k must share head_dim; k and v must share their sequence length; batch and head
     counts must agree; all three must share one floating dtype and one device.
     """
-    for label, t in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 4:
-            raise ValueError(
-                f"{name}: {label} must have 4 dimensions (batch, heads, seq, head_dim), "
-                f"got shape {tuple(t.shape)}"
-            )
-        if not t.is_floating_point():
-            raise ValueError(f"{name}: {label} must be a floating tensor, got dtype {t.dtype}")
+    chk.float_tensors(name, "batch, heads, seq, head_dim", q=q, k=k, v=v)
     if not (q.dtype == k.dtype == v.dtype):
         raise ValueError(
             f"{name}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}"

@@ -411,17 +411,8 @@ def lesson_ring_attention_forward(
     return output
 
 
-def lesson_ring_step(
-    q: torch.Tensor,
-    k_block: torch.Tensor,
-    v_block: torch.Tensor,
-    out: torch.Tensor,
-    lse: torch.Tensor,
-    *,
-    q_pos: torch.Tensor,
-    k_pos: torch.Tensor,
-    causal: bool = False,
-    scale: float | None = None,
+def lesson_ring_step(  # the signature of ring_step, tensors all torch.Tensor
+    q, k_block, v_block, out, lse, *, q_pos, k_pos, causal: bool = False, scale=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of the lesson's loop, written against `ring_step`'s signature (do not use).
 

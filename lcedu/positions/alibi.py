@@ -176,6 +176,19 @@ def alibi_bias_bytes(
 # ----- attention -------------------------------------------------------------------------
 
 
+def _check_attention_inputs(q, k, v, causal: bool, fn: str) -> tuple[int, int, int]:
+    """(heads, q_len, k_len) of valid q, k, v; causal queries are the last q_len positions."""
+    check_qkv(q, k, v, name=fn)
+    chk.flag("causal", causal, fn=fn)
+    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
+    if causal and Lk < Lq:
+        raise ValueError(
+            f"{fn}: with causal=True k must have at least as many positions as q, "
+            f"got {Lq} queries and {Lk} keys"
+        )
+    return H, Lq, Lk
+
+
 def alibi_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = True
 ) -> torch.Tensor:
@@ -186,14 +199,7 @@ def alibi_attention(
     bias −m·|i−j| is used. No maximum length: the bias is built for (Lq, Lk).
     """
     fn = "alibi_attention"
-    check_qkv(q, k, v, name=fn)
-    chk.flag("causal", causal, fn=fn)
-    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
-    if causal and Lk < Lq:
-        raise ValueError(
-            f"{fn}: with causal=True k must have at least as many positions as q, "
-            f"got {Lq} queries and {Lk} keys"
-        )
+    H, Lq, Lk = _check_attention_inputs(q, k, v, causal, fn)
     bias = alibi_bias(
         H, Lq, Lk, causal=causal, symmetric=not causal, device=q.device, dtype=q.dtype
     )
@@ -259,14 +265,7 @@ def alibi_flex_attention(
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
     fn = "alibi_flex_attention"
-    check_qkv(q, k, v, name=fn)
-    chk.flag("causal", causal, fn=fn)
-    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
-    if causal and Lk < Lq:
-        raise ValueError(
-            f"{fn}: with causal=True k must have at least as many positions as q, "
-            f"got {Lq} queries and {Lk} keys"
-        )
+    H, Lq, Lk = _check_attention_inputs(q, k, v, causal, fn)
     offset = Lk - Lq
     slopes = alibi_slopes(H, device=q.device, dtype=torch.float32)
     # The causal mask is the block_mask below, so the score_mod only adds the bias.

@@ -21,14 +21,7 @@ from datetime import timedelta
 import torch
 
 from lcedu import _checks as chk
-from lcedu.attention.ring_layouts import (
-    LAYOUTS,
-    check_divisible,
-    check_layout,
-    check_world,
-    gather_sequence,
-    shard_sequence,
-)
+from lcedu.attention import ring_layouts as layouts
 from lcedu.testing import close_enough, max_abs_error, tolerance
 from lcedu.tools.args import OneLineParser, usage_error
 
@@ -125,7 +118,9 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
 
     W, rank = dist.get_world_size(), dist.get_rank()
     q, k, v, dout = _inputs(cfg, device)
-    ql, kl, vl, dl = (shard_sequence(t, W, rank, cfg.layout).contiguous() for t in (q, k, v, dout))
+    ql, kl, vl, dl = (
+        layouts.shard_sequence(t, W, rank, cfg.layout).contiguous() for t in (q, k, v, dout)
+    )
     if cfg.backward:
         ql, kl, vl = (t.requires_grad_() for t in (ql, kl, vl))
     stats: dict = {}
@@ -159,16 +154,16 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
     ref_in = [t.detach().clone().requires_grad_(cfg.backward) for t in (q, k, v)]
     ref = F.scaled_dot_product_attention(*ref_in, is_causal=cfg.causal)
     result = DemoResult(cfg, W, dist.get_backend())
-    full = gather_sequence(outs, cfg.layout)
+    full = layouts.gather_sequence(outs, cfg.layout)
     result.max_error = max_abs_error(full, ref)
     for r in range(W):
-        shard_err = max_abs_error(outs[r], shard_sequence(ref.detach(), W, r, cfg.layout))
+        shard_err = max_abs_error(outs[r], layouts.shard_sequence(ref.detach(), W, r, cfg.layout))
         sent, kinds = int(rows[r][1]), [_KINDS[int(c)] for c in rows[r][2:]]
         result.ranks.append(RankResult(r, float(rows[r][0]), sent, kinds, shard_err))
     if cfg.backward:
         ref_grads = torch.autograd.grad(ref, ref_in, dout)
         result.grad_error = max(
-            max_abs_error(gather_sequence(parts, cfg.layout), rg)
+            max_abs_error(layouts.gather_sequence(parts, cfg.layout), rg)
             for parts, rg in zip(gparts, ref_grads)
         )
     dtype = _DTYPES[cfg.dtype]
@@ -176,7 +171,7 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
     ok = close_enough(full, ref.detach(), dtype, device)
     if cfg.backward:
         ok = ok and all(
-            close_enough(gather_sequence(parts, cfg.layout), rg, dtype, device)
+            close_enough(layouts.gather_sequence(parts, cfg.layout), rg, dtype, device)
             for parts, rg in zip(gparts, ref_grads)
         )
     result.ok = bool(ok)
@@ -228,10 +223,10 @@ def probe_subgroup(cfg: DemoConfig, device: torch.device) -> list[float]:
     if rank in members:
         g, gw = dist.get_rank(group), len(members)
         q, k, v, _ = _inputs(cfg, device)
-        parts = [shard_sequence(t, gw, g, cfg.layout).contiguous() for t in (q, k, v)]
+        parts = [layouts.shard_sequence(t, gw, g, cfg.layout).contiguous() for t in (q, k, v)]
         out = ring_attention(*parts, group=group, causal=cfg.causal, layout=cfg.layout)
         ref = F.scaled_dot_product_attention(q, k, v, is_causal=cfg.causal)
-        err = max_abs_error(out, shard_sequence(ref, gw, g, cfg.layout))
+        err = max_abs_error(out, layouts.shard_sequence(ref, gw, g, cfg.layout))
     errs = [torch.zeros(1, dtype=torch.float64, device=device) for _ in range(W)]
     dist.all_gather(errs, torch.tensor([err], dtype=torch.float64, device=device))
     dist.destroy_process_group(group)
@@ -282,7 +277,7 @@ def run_local(
     """
     import multiprocessing as mp
 
-    world_size = check_world(world_size)
+    world_size = layouts.check_world(world_size)
     timeout = chk.positive_real("timeout", timeout)
     if not configs:
         raise ValueError("configs must list at least one DemoConfig")
@@ -358,12 +353,12 @@ def run_local(
 def _validate_config(cfg: DemoConfig, world_size: int) -> None:
     if not isinstance(cfg, DemoConfig):
         raise ValueError(f"configs must hold DemoConfig objects, got {type(cfg).__name__}")
-    check_layout(cfg.layout)
+    layouts.check_layout(cfg.layout)
     chk.one_of("dtype", cfg.dtype, _DTYPES)
     for name in ("seq_len", "batch", "heads", "head_dim"):
         chk.positive_int(name, getattr(cfg, name))
     chk.nonneg_int("seed", cfg.seed)
-    check_divisible(cfg.seq_len, world_size, cfg.layout)
+    layouts.check_divisible(cfg.seq_len, world_size, cfg.layout)
 
 
 def run_ring_demo(
@@ -434,7 +429,7 @@ def _parser() -> OneLineParser:
     )
     p.add_argument("--world-size", type=int, default=4, help="number of processes (default 4)")
     p.add_argument("--causal", action="store_true", help="causal attention")
-    p.add_argument("--layout", choices=LAYOUTS, default="contiguous")
+    p.add_argument("--layout", choices=layouts.LAYOUTS, default="contiguous")
     p.add_argument(
         "--seq-len",
         type=int,
