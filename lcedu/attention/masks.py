@@ -133,7 +133,7 @@ def as_global_flags(
         )
     flags = torch.zeros(n, dtype=torch.bool, device=device)
     for g in global_tokens:
-        if isinstance(g, bool) or not isinstance(g, int):
+        if not chk.is_int(g):
             raise ValueError(f"{fn}: global token positions must be integers, got {g!r}")
         if not 0 <= g < n:
             raise ValueError(

@@ -207,7 +207,7 @@ class RingTrace:
                 raise ValueError(f"index a RingTrace with [step] or [step, rank], got {key!r}")
             step, rank = key
             return self[step][rank]
-        if isinstance(key, bool) or not isinstance(key, int) or not -n <= key < n:
+        if not chk.is_int(key) or not -n <= key < n:
             raise IndexError(f"step must be an integer in [0, {n - 1}], got {key!r}")
         key %= n
         return self.steps[key * self.world_size : (key + 1) * self.world_size]
