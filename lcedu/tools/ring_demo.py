@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 
 import torch
@@ -477,17 +477,10 @@ def main(argv: list[str] | None = None) -> int:
         world = int(os.environ["WORLD_SIZE"]) if under_torchrun else args.world_size
         if world < 1:
             raise ValueError(f"--world-size must be at least 1, got {world}")
-        cfg = DemoConfig(
-            seq_len=PER_RANK * world if args.seq_len is None else args.seq_len,
-            batch=args.batch,
-            heads=args.heads,
-            head_dim=args.head_dim,
-            causal=args.causal,
-            layout=args.layout,
-            dtype=args.dtype,
-            seed=args.seed,
-            backward=args.backward,
-        )
+        given = {f.name: getattr(args, f.name) for f in fields(DemoConfig)}  # flag per field
+        if given["seq_len"] is None:
+            given["seq_len"] = PER_RANK * world
+        cfg = DemoConfig(**given)
         _validate_config(cfg, world)
         chk.positive_real("timeout", args.timeout)
         if under_torchrun:
