@@ -1,6 +1,7 @@
-"""`python -m lcedu ...`: the `lcedu` command without installing the package (e.g. on a bare
-GPU machine, from a checkout: `PYTHONPATH=. python3 -m lcedu gpu-report OUTDIR`)."""
+"""`python -m lcedu ...`: the `lcedu` command, for machines where it is not on PATH."""
+
+import sys
 
 from lcedu.cli import main
 
-raise SystemExit(main())
+sys.exit(main())

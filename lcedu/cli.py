@@ -1,7 +1,9 @@
 """The `lcedu` command: doctor, grade, exercises, notebooks, bench, ring-demo, train, evaluate.
 
 Subcommands that belong to one topic are delegated to that topic's module (`main(argv)`),
-imported only when asked for, so `lcedu doctor` works even when an optional piece is missing.
+imported only when asked for, so `lcedu doctor` works even when an optional piece is missing
+and `import lcedu.cli` needs neither matplotlib nor Jupyter. A bad argument is answered with
+one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import importlib
 import sys
 from pathlib import Path
 
+from lcedu.tools.args import OneLineParser, usage_error
+
 __all__ = ["main"]
 
 # Delegated commands: name -> (module, help).
 DELEGATED = {
     "gpu-report": ("lcedu.bench.gpu_report", "the GPU run: checks and benchmarks into OUTDIR"),
-    "ring-demo": ("lcedu.attention.ring_demo", "run ring attention across N local processes"),
+    "ring-demo": ("lcedu.tools.ring_demo", "run ring attention across N local processes"),
     "train": ("lcedu.models.train", "train the capstone's tiny language model"),
     "evaluate": ("lcedu.models.evaluate", "evaluate tiny-LM checkpoints at longer lengths"),
 }
@@ -28,17 +32,20 @@ BENCHMARKS = {
 }
 
 
-def _delegate(module: str, argv: list[str]) -> int:
+def _delegate(module: str, argv: list[str], prog: str) -> int:
     try:
         mod = importlib.import_module(module)
     except ImportError as e:
         print(f"lcedu: this command is not available ({e})", file=sys.stderr)
         return 2
-    return int(mod.main(argv) or 0)
+    try:
+        return int(mod.main(argv) or 0)
+    except ValueError as err:  # a bad argument the command did not word itself: one line
+        return usage_error(prog, str(err))
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lcedu", description="Long Context, hands-on: course tools.")
+def _build_parser() -> OneLineParser:
+    p = OneLineParser(prog="lcedu", description="Long Context, hands-on: course tools.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("doctor", help="check that this machine is ready for the course")
@@ -77,12 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Delegated commands own their whole argument list (including --help).
     if argv and argv[0] in DELEGATED:
-        return _delegate(DELEGATED[argv[0]][0], argv[1:])
+        return _delegate(DELEGATED[argv[0]][0], argv[1:], f"lcedu {argv[0]}")
     if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHMARKS:
-        return _delegate(BENCHMARKS[argv[1]][0], argv[2:])
+        return _delegate(BENCHMARKS[argv[1]][0], argv[2:], f"lcedu bench {argv[1]}")
 
     parser = _build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except (FileNotFoundError, IsADirectoryError, ValueError) as err:
+        return usage_error(f"lcedu {args.command}", str(err))
+
+
+def _run(parser: OneLineParser, args: argparse.Namespace) -> int:
     root = Path.cwd()
     if args.command == "doctor":
         from lcedu.course.doctor import run_doctor
@@ -127,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         from lcedu.course.execute import execute_in_place
 
         for path in args.paths:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"no notebook at {path}")
             execute_in_place(path, timeout=args.timeout)
             print(f"executed {path}")
         return 0

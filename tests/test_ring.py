@@ -16,7 +16,6 @@ from lcedu.attention.ring import (
     gather_sequence,
     lesson_ring_attention_forward,
     lesson_ring_step,
-    ring_attention,
     ring_memory_per_rank,
     ring_schedule,
     ring_step,
@@ -24,6 +23,7 @@ from lcedu.attention.ring import (
     simulate_ring_attention,
     token_positions,
 )
+from lcedu.attention.ring_distributed import ring_attention
 from lcedu.testing import assert_close, seed_everything
 
 LAYOUTS = ["contiguous", "zigzag", "striped"]
@@ -71,18 +71,19 @@ def test_shard_then_gather_is_the_identity(layout, W):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_gather_also_takes_shard_sequences_arguments(layout):
+def test_gather_has_one_signature(layout):
     x = torch.randn(1, 2, 12, 3)
     shards = [shard_sequence(x, 3, r, layout) for r in range(3)]
-    assert torch.equal(gather_sequence(shards, 3, layout), x)
-    assert torch.equal(gather_sequence(shards, world_size=3, layout=layout), x)
+    assert torch.equal(gather_sequence(shards, layout), x)
     assert torch.equal(gather_sequence(shards, layout=layout), x)
-    with pytest.raises(ValueError, match="world_size = 4 but 3 shards"):
-        gather_sequence(shards, 4, layout)
-    with pytest.raises(ValueError, match="layout was given twice"):
-        gather_sequence(shards, layout, layout=layout)
-    with pytest.raises(ValueError, match="positional arguments"):
-        gather_sequence(shards, 3, layout, 2)
+    moved = [s.transpose(1, 2) for s in shards]
+    assert torch.equal(gather_sequence(moved, layout, dim=1), x.transpose(1, 2))
+    with pytest.raises(ValueError, match="layout must be one of"):
+        gather_sequence(shards, 3)  # the world size is len(shards), never an argument
+    with pytest.raises(TypeError):
+        gather_sequence(shards, layout, 2)  # dim is keyword-only
+    with pytest.raises(ValueError, match="out of range"):
+        gather_sequence(shards, layout, dim=4)
 
 
 def test_bad_lengths_and_world_sizes_raise_with_the_numbers():

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lcedu.attention.ring_demo import (
+from lcedu.testing import tolerance
+from lcedu.tools.ring_demo import (
     DemoConfig,
     format_results,
     main,
@@ -18,7 +19,6 @@ from lcedu.attention.ring_demo import (
     probe_subgroup,
     run_local,
 )
-from lcedu.testing import tolerance
 
 LAYOUTS = ["contiguous", "zigzag", "striped"]
 

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from lcedu.positions.rope import RotaryEmbedding, apply_rope, rope_cos_sin, rope_inv_freq
+from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
+from lcedu.positions.rotary import RotaryEmbedding
 from lcedu.testing import assert_close, seed_everything
 
 hf_llama = pytest.importorskip("transformers.models.llama.modeling_llama")

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from lcedu.positions import scaling as sc
-from lcedu.positions.rope import RotaryEmbedding, apply_rope, rope_cos_sin, rope_inv_freq
+from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
+from lcedu.positions.rotary import RotaryEmbedding
 
 rope_utils = pytest.importorskip("transformers.modeling_rope_utils")
 from transformers import LlamaConfig  # noqa: E402
@@ -466,3 +467,34 @@ def test_lesson_yarn_module_raises_attribute_error_erratum_13():
     torch.testing.assert_close(module.inv_freq, sc.lesson_yarn_inv_freq(64, 4096, 32768)[0])
     with pytest.raises(AttributeError, match="_apply_rope"):
         module(torch.zeros(1, 3, 2, 64), torch.arange(3)[None])
+
+
+def test_rope_frequencies_is_the_registry_entry_point():
+    """One name -> one function: rope_frequencies dispatches through SCALINGS, accepts Hugging
+    Face's rope_parameters spelling, and is plain RoPE for None or "default"."""
+    d, b = 16, 10000.0
+    cases = {
+        "linear": {"factor": 4.0},
+        "ntk_aware": {"factor": 4.0},
+        "yarn": {"factor": 8.0, "original_max_position": 64, "beta_fast": 16},
+        "llama3": {"factor": 8.0, "original_max_position": 64},
+    }
+    assert set(cases) | {"dynamic_ntk"} == set(sc.SCALINGS)
+    for name, kw in cases.items():
+        inv, factor = sc.rope_frequencies(d, b, {"type": name, **kw})
+        want_inv, want_factor = sc.SCALINGS[name](d, b, **kw)
+        assert torch.equal(inv, want_inv) and factor == want_factor, name
+    hf = {"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 64,
+          "beta_fast": 16, "rope_theta": b}
+    assert torch.equal(sc.rope_frequencies(d, b, hf)[0], sc.yarn(d, b, 8.0, 64, beta_fast=16)[0])
+    dyn = {"type": "dynamic_ntk", "factor": 2.0, "original_max_position": 32}
+    assert torch.equal(sc.rope_frequencies(d, b, dyn)[0], rope_inv_freq(d, b))  # not yet grown
+    grown, _ = sc.rope_frequencies(d, b, dyn, seq_len=128)
+    assert torch.equal(grown, sc.dynamic_ntk(d, b, 2.0, 32, 128)[0])
+    assert not torch.equal(grown, rope_inv_freq(d, b))
+    for plain in (None, {"type": "default"}, {"rope_type": "default"}):
+        inv, factor = sc.rope_frequencies(d, b, plain)
+        assert torch.equal(inv, rope_inv_freq(d, b)) and factor == 1.0
+    rope = RotaryEmbedding(d, b, {"type": "yarn", "factor": 8.0, "original_max_position": 64})
+    assert torch.equal(rope.inv_freq, sc.yarn(d, b, 8.0, 64)[0])
+    assert rope.attention_factor == sc.yarn(d, b, 8.0, 64)[1]

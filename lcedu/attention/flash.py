@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from lcedu import _checks as chk
+from lcedu.attention.partials import compute_dtype, merge_partials
 from lcedu.attention.reference import check_qkv
 
 __all__ = [
@@ -32,71 +34,6 @@ TILE_FULL = 1  # computed, no mask needed
 TILE_MASKED = 2  # computed with the causal mask (the tile straddles the diagonal)
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """fp32 for half types, the dtype itself for fp32/fp64 (never lower than fp32)."""
-    return torch.promote_types(dtype, torch.float32)
-
-
-def merge_partials(
-    out_a: torch.Tensor,
-    lse_a: torch.Tensor,
-    out_b: torch.Tensor,
-    lse_b: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Combine two attention results over disjoint key sets into the result over their union.
-
-    Each partial is (out, lse): `out` (B, H, L, D) is softmax attention over its own keys
-    (already normalised), `lse` (B, H, L) is the log-sum-exp of that partial's scaled scores.
-    The union is lse = log(e^lse_a + e^lse_b) and out = e^(lse_a-lse)·out_a + e^(lse_b-lse)·out_b.
-    A row whose lse is -inf saw no keys and contributes nothing (its out is ignored, even if
-    NaN); a row where both are -inf gives out 0 and lse -inf. Computed in fp32 or wider,
-    returned in the inputs' dtypes (out in out_a's, lse in lse_a's).
-    """
-    for label, t in (("out_a", out_a), ("lse_a", lse_a), ("out_b", out_b), ("lse_b", lse_b)):
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(
-                f"merge_partials: {label} must be a torch.Tensor, got {type(t).__name__}"
-            )
-        if not t.is_floating_point():
-            raise ValueError(f"merge_partials: {label} must be a floating tensor, got {t.dtype}")
-    if out_a.dim() != 4:
-        raise ValueError(
-            "merge_partials: out_a must have 4 dimensions (batch, heads, seq, head_dim), "
-            f"got shape {tuple(out_a.shape)}"
-        )
-    if out_b.shape != out_a.shape:
-        raise ValueError(
-            f"merge_partials: out_a and out_b must have the same shape, got "
-            f"{tuple(out_a.shape)} and {tuple(out_b.shape)}"
-        )
-    if lse_a.shape != out_a.shape[:-1] or lse_b.shape != out_a.shape[:-1]:
-        raise ValueError(
-            f"merge_partials: lse_a and lse_b must have shape (batch, heads, seq) = "
-            f"{tuple(out_a.shape[:-1])}, got {tuple(lse_a.shape)} and {tuple(lse_b.shape)}"
-        )
-    if out_a.dtype != out_b.dtype or lse_a.dtype != lse_b.dtype:
-        raise ValueError(
-            f"merge_partials: the two partials must share dtypes, got out {out_a.dtype}/"
-            f"{out_b.dtype} and lse {lse_a.dtype}/{lse_b.dtype}"
-        )
-    if len({out_a.device, out_b.device, lse_a.device, lse_b.device}) != 1:
-        raise ValueError("merge_partials: all four tensors must be on one device")
-
-    cdt = _compute_dtype(torch.promote_types(out_a.dtype, lse_a.dtype))
-    oa, ob = out_a.to(cdt), out_b.to(cdt)
-    la, lb = lse_a.to(cdt), lse_b.to(cdt)
-    m = torch.maximum(la, lb)
-    m = torch.where(torch.isneginf(m), torch.zeros_like(m), m)  # both empty: avoid -inf - -inf
-    ea, eb = torch.exp(la - m), torch.exp(lb - m)
-    s = ea + eb
-    lse = m + torch.log(s)  # log(0) = -inf where both partials are empty
-    safe = torch.where(s == 0, torch.ones_like(s), s)
-    wa, wb = (ea / safe).unsqueeze(-1), (eb / safe).unsqueeze(-1)
-    zero = torch.zeros((), dtype=cdt, device=oa.device)
-    out = torch.where(wa == 0, zero, wa * oa) + torch.where(wb == 0, zero, wb * ob)
-    return out.to(out_a.dtype), lse.to(lse_a.dtype)
-
-
 def online_softmax(x: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Softmax of a 1-D score vector read one block at a time (Milakov & Gimelshein, 2018).
 
@@ -106,7 +43,7 @@ def online_softmax(x: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Ten
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.numel() == 0:
         raise ValueError("online_softmax: x must be a non-empty 1-D tensor of scores")
-    block = _check_block(block, "block")
+    block = chk.positive_int("block", block)
     xs = x.detach().double()
     m = torch.tensor(float("-inf"), dtype=torch.float64)
     l_sum = torch.tensor(0.0, dtype=torch.float64)
@@ -125,27 +62,11 @@ def online_softmax(x: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Ten
 # Validation shared by the forward, the tile map and the IO model.
 
 
-def _check_block(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_length(value: object, name: str, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(f"{name} must be {kind} integer, got {value!r}")
-    return value
-
 
 def _check_scale(scale: object, head_dim: int) -> float:
     if scale is None:
         return 1.0 / math.sqrt(head_dim)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
-    if not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
-    return float(scale)
+    return chk.positive_real("scale", scale, what="a positive number")
 
 
 def _tile_kind(q0: int, q1: int, k0: int, k1: int, causal: bool) -> int:
@@ -169,10 +90,10 @@ def visited_tiles(
     same rule, so `(visited_tiles(...) > 0).sum()` is the number of tiles it computes:
     T(T+1)/2 of T×T when causal, with only the T diagonal tiles masked (equal blocks).
     """
-    _check_length(n_q, "n_q")
-    _check_length(n_k, "n_k")
-    _check_block(block_q, "block_q")
-    _check_block(block_k, "block_k")
+    chk.positive_int("n_q", n_q)
+    chk.positive_int("n_k", n_k)
+    chk.positive_int("block_q", block_q)
+    chk.positive_int("block_k", block_k)
     tq, tk = -(-n_q // block_q), -(-n_k // block_k)
     grid = torch.empty(tq, tk, dtype=torch.int8)
     for i in range(tq):
@@ -195,10 +116,10 @@ def hbm_bytes_naive(
     Read Q, K (n·d each), write S (n²); read S, write P (n²); read P and V, write O:
     4·n·d + 4·n² elements in all, Θ(n·d + n²) per head.
     """
-    _check_length(n, "n")
-    _check_length(head_dim, "head_dim")
-    _check_length(batch_heads, "batch_heads")
-    _check_length(bytes_per_elem, "bytes_per_elem")
+    chk.positive_int("n", n)
+    chk.positive_int("head_dim", head_dim)
+    chk.positive_int("batch_heads", batch_heads)
+    chk.positive_int("bytes_per_elem", bytes_per_elem)
     elems = 4 * n * head_dim + 4 * n * n
     return batch_heads * elems * bytes_per_elem
 
@@ -218,11 +139,11 @@ def hbm_bytes_flash(
     once per key block, T_c = ceil(n/B_c) times (4·n·d·T_c, plus the row statistics).
     That is Θ(n²·d²/M): for d² much smaller than M it is far below the naive n².
     """
-    _check_length(n, "n")
-    _check_length(head_dim, "head_dim")
-    _check_length(sram_bytes, "sram_bytes")
-    _check_length(batch_heads, "batch_heads")
-    _check_length(bytes_per_elem, "bytes_per_elem")
+    chk.positive_int("n", n)
+    chk.positive_int("head_dim", head_dim)
+    chk.positive_int("sram_bytes", sram_bytes)
+    chk.positive_int("batch_heads", batch_heads)
+    chk.positive_int("bytes_per_elem", bytes_per_elem)
     m_elems = sram_bytes // bytes_per_elem
     block_c = -(-m_elems // (4 * head_dim))
     t_c = -(-n // block_c)
@@ -248,7 +169,7 @@ def _forward(
     lse (compute dtype, fp32 or wider). Nothing of size Lq×Lk is ever allocated."""
     n, lq, _ = q.shape
     lk, dv = k.shape[1], v.shape[2]
-    cdt = _compute_dtype(q.dtype)
+    cdt = compute_dtype(q.dtype)
     out = torch.empty(n, lq, dv, dtype=q.dtype, device=q.device)
     lse = torch.empty(n, lq, dtype=cdt, device=q.device)
     kt = k.to(cdt).transpose(1, 2)  # (N, D, Lk): a view for fp32/fp64, a copy for halves
@@ -335,11 +256,15 @@ class FlashAttentionFunction(torch.autograd.Function):
     """Autograd wrapper: saves q, k, v, out and the LSE (all O(n)), recomputes P in backward.
 
     Inputs are (N, L, D) with N = batch·heads; use `flash_attention` for (B, H, L, D).
+    `kernel` is the forward, ``kernel(q, k, v, causal, block_q, block_k, scale) -> (out,
+    lse)``: this module's tiled loop by default, or another implementation of the same
+    contract (the Triton kernel); the backward is always the FA2 backward above, fed by
+    the forward's LSE.
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, causal, block_q, block_k, scale):  # noqa: D102
-        out, lse = _forward(q, k, v, causal, block_q, block_k, scale)
+    def forward(ctx, q, k, v, causal, block_q, block_k, scale, kernel=None):  # noqa: D102
+        out, lse = (kernel or _forward)(q, k, v, causal, block_q, block_k, scale)
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.config = (causal, block_q, block_k, scale)
         return out, lse
@@ -351,7 +276,7 @@ class FlashAttentionFunction(torch.autograd.Function):
         if grad_out is None:
             grad_out = torch.zeros_like(out)
         dq, dk, dv = _backward(grad_out, grad_lse, q, k, v, out, lse, *ctx.config)
-        return dq, dk, dv, None, None, None, None
+        return dq, dk, dv, None, None, None, None, None
 
 
 def flash_attention(
@@ -382,8 +307,8 @@ def flash_attention(
     O(n) tensors are kept between forward and backward.
     """
     check_qkv(q, k, v, name="flash_attention")
-    block_q = _check_block(block_q, "block_q")
-    block_k = _check_block(block_k, "block_k")
+    block_q = chk.positive_int("block_q", block_q)
+    block_k = chk.positive_int("block_k", block_k)
     B, H, lq, d = q.shape
     lk = k.shape[2]
     if lk == 0:
@@ -393,7 +318,7 @@ def flash_attention(
     dv = v.shape[-1]
     if lq == 0:
         out = q.new_zeros(B, H, 0, dv)
-        lse = torch.zeros(B, H, 0, dtype=_compute_dtype(q.dtype), device=q.device)
+        lse = torch.zeros(B, H, 0, dtype=compute_dtype(q.dtype), device=q.device)
         return (out, lse) if return_lse else out
     out, lse = FlashAttentionFunction.apply(
         q.reshape(B * H, lq, d),

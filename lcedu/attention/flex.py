@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import torch
 
+from lcedu import _checks as chk
 from lcedu.attention.masks import as_global_flags, as_padding_flags
 from lcedu.attention.reference import check_qkv
 
@@ -93,8 +94,7 @@ def causal_mod(b, h, q_idx, kv_idx):  # noqa: ANN001 - FlexAttention's signature
 
 def sliding_window_mod(window: int, *, causal: bool = False) -> MaskMod:
     """|q − kv| <= window (one-sided), or q − window <= kv <= q when causal."""
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"sliding_window_mod: window must be a positive integer, got {window!r}")
+    chk.positive_int("window", window, fn="sliding_window_mod")
 
     if causal:
 
@@ -112,9 +112,8 @@ def sliding_window_mod(window: int, *, causal: bool = False) -> MaskMod:
 
 def dilated_window_mod(window: int, dilation: int, *, causal: bool = False) -> MaskMod:
     """kv = q + k·dilation for |k| <= window (k <= 0 when causal), as `dilated_window_mask`."""
-    for name, val in (("window", window), ("dilation", dilation)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"dilated_window_mod: {name} must be a positive integer, got {val!r}")
+    chk.positive_int("window", window, fn="dilated_window_mod")
+    chk.positive_int("dilation", dilation, fn="dilated_window_mod")
 
     def mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
@@ -169,9 +168,7 @@ def block_sparse_mod(layout: torch.Tensor, block_size: int) -> MaskMod:
     """layout[q // block_size, kv // block_size] (a boolean block layout)."""
     if not isinstance(layout, torch.Tensor) or layout.dtype != torch.bool or layout.dim() != 2:
         raise ValueError("block_sparse_mod: layout must be a 2-D boolean tensor")
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_sparse_mod: block_size must be a positive integer, got "
-                         f"{block_size!r}")
+    chk.positive_int("block_size", block_size, fn="block_sparse_mod")
 
     def mod(b, h, q_idx, kv_idx):
         return layout[q_idx // block_size, kv_idx // block_size]

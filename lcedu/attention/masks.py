@@ -25,13 +25,12 @@ __all__ = [
     "as_global_flags",
     "as_padding_flags",
 ]
+from lcedu import _checks as chk
 
 
-def _positive_int(name: str, value: object, fn: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{fn}: {name} must be {what}, got {value!r}")
-    return value
+def _square(n: int, fn: str, device: torch.device | str | None, per_entry: int = 10) -> None:
+    """Refuse an (n, n) mask whose construction needs more memory than the machine has."""
+    chk.allocation(f"a {n}×{n} mask", per_entry * n * n, fn=fn, device=device)
 
 
 def _offsets(n: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -46,7 +45,8 @@ def causal_mask(n: int, *, device: torch.device | str | None = None) -> torch.Te
     >>> causal_mask(3).int().tolist()
     [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
     """
-    _positive_int("n", n, "causal_mask")
+    chk.positive_int("n", n, fn="causal_mask")
+    _square(n, "causal_mask", device)
     return _offsets(n, device) <= 0
 
 
@@ -63,8 +63,10 @@ def sliding_window_mask(
     [[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]]
     """
     fn = "sliding_window_mask"
-    _positive_int("n", n, fn)
-    _positive_int("window", window, fn)
+    chk.positive_int("n", n, fn=fn)
+    chk.positive_int("window", window, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    _square(n, fn, device)
     off = _offsets(n, device)
     if causal:
         return (off <= 0) & (off >= -window)
@@ -86,9 +88,11 @@ def dilated_window_mask(
     dilation factor. ``dilation=1`` is `sliding_window_mask`.
     """
     fn = "dilated_window_mask"
-    _positive_int("n", n, fn)
-    _positive_int("window", window, fn)
-    _positive_int("dilation", dilation, fn)
+    chk.positive_int("n", n, fn=fn)
+    chk.positive_int("window", window, fn=fn)
+    chk.positive_int("dilation", dilation, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    _square(n, fn, device, per_entry=12)
     off = _offsets(n, device)
     band = (off.abs() <= window * dilation) & (off.remainder(dilation) == 0)
     if causal:
@@ -129,7 +133,7 @@ def as_global_flags(
         )
     flags = torch.zeros(n, dtype=torch.bool, device=device)
     for g in global_tokens:
-        if isinstance(g, bool) or not isinstance(g, int):
+        if not chk.is_int(g):
             raise ValueError(f"{fn}: global token positions must be integers, got {g!r}")
         if not 0 <= g < n:
             raise ValueError(
@@ -168,7 +172,8 @@ def global_mask(
     ``global_tokens``: positions such as ``[0, 5]``, or a boolean (n,) tensor.
     """
     fn = "global_mask"
-    _positive_int("n", n, fn)
+    chk.positive_int("n", n, fn=fn)
+    _square(n, fn, device, per_entry=1)
     g = as_global_flags(n, global_tokens, fn=fn, device=device)
     if g.dim() != 1:
         raise ValueError(f"{fn}: pass one (n,) set of global tokens, got shape {tuple(g.shape)}")
@@ -193,8 +198,9 @@ def longformer_mask(
     Returns (n, n), or (batch, 1, n, n) when a batched global or padding mask is given.
     """
     fn = "longformer_mask"
-    _positive_int("n", n, fn)
-    _positive_int("window", window, fn)
+    chk.positive_int("n", n, fn=fn)
+    chk.positive_int("window", window, fn=fn)
+    _square(n, fn, device, per_entry=12)
     g = as_global_flags(n, global_tokens, fn=fn, device=device)
     pad = as_padding_flags(n, padding_mask, fn=fn, device=g.device)
     if pad is not None and bool((g & ~pad).any()):
@@ -219,10 +225,12 @@ def block_sparse_mask(
     fn = "block_sparse_mask"
     if not isinstance(layout, torch.Tensor) or layout.dtype != torch.bool or layout.dim() != 2:
         raise ValueError(f"{fn}: layout must be a 2-D boolean tensor (query blocks, key blocks)")
-    _positive_int("block_size", block_size, fn)
+    chk.positive_int("block_size", block_size, fn=fn)
+    rows, cols = layout.shape[0] * block_size, layout.shape[1] * block_size
+    chk.allocation(f"a {rows}×{cols} mask", 2 * rows * cols, fn=fn, device=layout.device)
     out = layout.repeat_interleave(block_size, 0).repeat_interleave(block_size, 1)
     if n is not None:
-        _positive_int("n", n, fn)
+        chk.positive_int("n", n, fn=fn)
         if n > out.shape[0] or n > out.shape[1]:
             raise ValueError(
                 f"{fn}: n={n} is larger than the layout covers "
@@ -237,11 +245,11 @@ def bigbird_layout(
 ) -> torch.Tensor:
     """BigBird's block layout: 3 sliding blocks, global blocks, random blocks per row."""
     fn = "bigbird_layout"
-    _positive_int("num_blocks", num_blocks, fn)
-    _positive_int("num_random_blocks", num_random_blocks, fn, minimum=0)
-    _positive_int("num_global_blocks", num_global_blocks, fn, minimum=0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"{fn}: seed must be a non-negative integer, got {seed!r}")
+    chk.positive_int("num_blocks", num_blocks, fn=fn)
+    chk.positive_int("num_random_blocks", num_random_blocks, fn=fn, minimum=0)
+    chk.positive_int("num_global_blocks", num_global_blocks, fn=fn, minimum=0)
+    chk.nonneg_int("seed", seed, fn=fn)
+    chk.allocation(f"a {num_blocks}×{num_blocks} block layout", 10 * num_blocks**2, fn=fn)
     if num_global_blocks > num_blocks:
         raise ValueError(
             f"{fn}: num_global_blocks={num_global_blocks} exceeds the {num_blocks} blocks"
@@ -281,8 +289,9 @@ def bigbird_mask(
     ``num_random_blocks`` further key blocks, drawn with ``seed`` (same seed, same mask).
     """
     fn = "bigbird_mask"
-    _positive_int("n", n, fn)
-    _positive_int("block_size", block_size, fn)
+    chk.positive_int("n", n, fn=fn)
+    chk.positive_int("block_size", block_size, fn=fn)
+    _square(n, fn, None, per_entry=2)
     num_blocks = -(-n // block_size)
     layout = bigbird_layout(
         num_blocks,
@@ -314,7 +323,7 @@ def receptive_field(mask: torch.Tensor, layers: int) -> torch.Tensor:
         raise ValueError(f"{fn}: mask must be a 2-D boolean tensor (queries, keys)")
     if mask.shape[0] != mask.shape[1]:
         raise ValueError(f"{fn}: mask must be square (self-attention), got {tuple(mask.shape)}")
-    _positive_int("layers", layers, fn)
+    chk.positive_int("layers", layers, fn=fn)
     step = (mask | torch.eye(mask.shape[0], dtype=torch.bool, device=mask.device)).float()
     reach = mask.float()
     for _ in range(layers - 1):

@@ -11,7 +11,9 @@ import math
 
 import torch
 
-__all__ = ["attention", "check_qkv"]
+from lcedu import _checks as chk
+
+__all__ = ["attention", "check_qkv", "safe_softmax"]
 
 
 def check_qkv(
@@ -22,16 +24,7 @@ def check_qkv(
     q and k must share head_dim; k and v must share their sequence length; batch and head
     counts must agree; all three must share one floating dtype and one device.
     """
-    for label, t in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 4:
-            raise ValueError(
-                f"{name}: {label} must have 4 dimensions (batch, heads, seq, head_dim), "
-                f"got shape {tuple(t.shape)}"
-            )
-        if not t.is_floating_point():
-            raise ValueError(f"{name}: {label} must be a floating tensor, got dtype {t.dtype}")
+    chk.float_tensors(name, "batch, heads, seq, head_dim", q=q, k=k, v=v)
     if not (q.dtype == k.dtype == v.dtype):
         raise ValueError(
             f"{name}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}"
@@ -56,6 +49,22 @@ def check_qkv(
         raise ValueError(
             f"{name}: k and v must have the same sequence length, got {k.shape[2]} and {v.shape[2]}"
         )
+
+
+def safe_softmax(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax over the last dim, max subtracted, and the log-sum-exp of each row.
+
+    A row whose scores are all −inf (it may attend to nothing) gets weights 0 and lse −inf
+    instead of NaN. Returns (weights, lse) with lse shaped like scores without its last dim.
+    """
+    row_max = scores.amax(dim=-1, keepdim=True)
+    empty = torch.isneginf(row_max)
+    row_max = torch.where(empty, torch.zeros_like(row_max), row_max)
+    p = torch.exp(scores - row_max)
+    denom = p.sum(dim=-1, keepdim=True)
+    safe = torch.where(denom == 0, torch.ones_like(denom), denom)
+    lse = torch.where(empty, torch.full_like(row_max, float("-inf")), row_max + torch.log(safe))
+    return p / safe, lse.squeeze(-1)
 
 
 def _broadcastable(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -98,10 +107,16 @@ def attention(
     B, H, Lq, D = q.shape
     Lk = k.shape[2]
     target = (B, H, Lq, Lk)
+    if Lk == 0:
+        raise ValueError(
+            "attention: k and v must hold at least one key, got sequence length 0 "
+            "(a query with nothing to attend to has no softmax)"
+        )
+    causal = chk.flag("causal", causal, fn="attention")
     if scale is None:
         scale = 1.0 / math.sqrt(D)
-    elif not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"attention: scale must be a positive number, got {scale!r}")
+    else:
+        scale = chk.positive_real("scale", scale, fn="attention", what="a positive number")
 
     scores = torch.matmul(q, k.transpose(-2, -1)) * scale
     if bias is not None:
@@ -132,12 +147,7 @@ def attention(
     if allowed is not None:
         scores = scores.masked_fill(~allowed, float("-inf"))
 
-    row_max = scores.amax(dim=-1, keepdim=True)
-    empty = torch.isneginf(row_max)
-    row_max = torch.where(empty, torch.zeros_like(row_max), row_max)
-    p = torch.exp(scores - row_max)
-    denom = p.sum(dim=-1, keepdim=True)
-    weights = p / torch.where(denom == 0, torch.ones_like(denom), denom)
+    weights, _ = safe_softmax(scores)
     out = torch.matmul(weights, v)
     if return_weights:
         return out, weights

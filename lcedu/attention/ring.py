@@ -1,22 +1,32 @@
-"""Ring Attention: the sequence is split across ranks and K/V blocks travel around a ring.
+"""Ring Attention in one process: the block step every rank repeats, its trace, a simulation.
 
 Follows Ring Attention (Liu, Zaharia & Abbeel, 2023) with the causal load balancing of
 zigzag (ring-flash-attention, Zhu 2024) and striped attention (Brandon et al., 2023). Each
-rank keeps its queries, receives one K/V block per step from its left neighbour while it
-computes on the current block, and folds every block into an fp32 running (out, lse) with
-the log-sum-exp merge of FlashAttention (`lcedu.attention.flash.merge_partials`).
+rank keeps its queries, receives one K/V block per step from its left neighbour, and folds
+every block into an fp32 running (out, lse) with FlashAttention's log-sum-exp merge
+(`lcedu.attention.partials`). The layouts are in `ring_layouts.py`, the torch.distributed
+ring in `ring_distributed.py`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
-from lcedu.attention.flash import merge_partials
+from lcedu import _checks as chk
+from lcedu.attention.partials import block_attention, compute_dtype, merge_partials
 from lcedu.attention.reference import check_qkv
+from lcedu.attention.ring_layouts import (
+    LAYOUTS,
+    check_divisible,
+    check_layout,
+    check_world,
+    gather_sequence,
+    shard_sequence,
+    token_positions,
+)
 
 __all__ = [
     "LAYOUTS",
@@ -31,176 +41,13 @@ __all__ = [
     "RingTrace",
     "ring_schedule",
     "simulate_ring_attention",
-    "ring_attention",
     "ring_memory_per_rank",
     "lesson_ring_attention_forward",
     "lesson_ring_step",
 ]
 
-LAYOUTS = ("contiguous", "zigzag", "striped")
 
-
-# ----- layouts: which tokens live on which rank --------------------------------------------
-
-
-def _check_world(world_size: int, rank: int | None = None) -> None:
-    if not isinstance(world_size, int) or isinstance(world_size, bool) or world_size < 1:
-        raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
-    if rank is not None and (
-        not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank < world_size
-    ):
-        raise ValueError(f"rank must be an integer in [0, {world_size - 1}], got {rank!r}")
-
-
-def _check_layout(layout: str) -> None:
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
-
-
-def _check_divisible(seq_len: int, world_size: int, layout: str) -> None:
-    parts = 2 * world_size if layout == "zigzag" else world_size
-    if seq_len % parts:
-        what = f"2·world_size = {parts}" if layout == "zigzag" else f"world_size = {parts}"
-        raise ValueError(
-            f"sequence length {seq_len} is not divisible by {what} (layout {layout!r}); "
-            f"pad the sequence to a multiple of {parts}"
-        )
-
-
-def token_positions(
-    seq_len: int, world_size: int, rank: int, layout: str = "contiguous"
-) -> torch.Tensor:
-    """Global positions (int64, in local order) of the tokens that `rank` holds.
-
-    contiguous: rank r holds tokens [r·n, (r+1)·n) with n = seq_len / W.
-    zigzag: the sequence is cut into 2W chunks; rank r holds chunks r and 2W−1−r.
-    striped: rank r holds tokens r, r+W, r+2W, ...
-    """
-    _check_world(world_size, rank)
-    _check_layout(layout)
-    if not isinstance(seq_len, int) or isinstance(seq_len, bool) or seq_len < 1:
-        raise ValueError(f"seq_len must be a positive integer, got {seq_len!r}")
-    _check_divisible(seq_len, world_size, layout)
-    if layout == "contiguous":
-        n = seq_len // world_size
-        return torch.arange(rank * n, (rank + 1) * n)
-    if layout == "zigzag":
-        c = seq_len // (2 * world_size)
-        first = torch.arange(rank * c, (rank + 1) * c)
-        j = 2 * world_size - 1 - rank
-        return torch.cat([first, torch.arange(j * c, (j + 1) * c)])
-    return torch.arange(rank, seq_len, world_size)
-
-
-def shard_sequence(
-    x: torch.Tensor, world_size: int, rank: int, layout: str = "contiguous", *, dim: int = 2
-) -> torch.Tensor:
-    """The part of `x` (split along `dim`, default the seq axis of (B, H, L, D)) on `rank`."""
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not -x.dim() <= dim < x.dim():
-        raise ValueError(f"dim {dim} is out of range for a tensor with {x.dim()} dimensions")
-    pos = token_positions(x.shape[dim], world_size, rank, layout)
-    if layout == "contiguous":
-        return x.narrow(dim, int(pos[0]), pos.numel())
-    return x.index_select(dim, pos.to(x.device))
-
-
-def gather_sequence(
-    shards: Sequence[torch.Tensor],
-    *args: int | str,
-    layout: str | None = None,
-    world_size: int | None = None,
-    dim: int = 2,
-) -> torch.Tensor:
-    """Undo `shard_sequence`: put every rank's shard (listed in rank order) back in place.
-
-    Call it as ``gather_sequence(shards, layout)`` or, mirroring `shard_sequence`, as
-    ``gather_sequence(shards, world_size, layout)``; both may be keywords. The world size
-    is ``len(shards)``; a `world_size` that disagrees raises ValueError.
-    """
-    if not isinstance(shards, (list, tuple)) or not shards:
-        raise ValueError("shards must be a non-empty list of tensors, one per rank")
-    if len(args) > 2:
-        raise ValueError(
-            "gather_sequence takes (shards, layout) or (shards, world_size, layout), "
-            f"got {1 + len(args)} positional arguments"
-        )
-    if len(args) == 2:
-        w_arg, l_arg = args
-    elif len(args) == 1:
-        w_arg, l_arg = (None, args[0]) if isinstance(args[0], str) else (args[0], None)
-    else:
-        w_arg, l_arg = None, None
-    for given, name, kw in ((w_arg, "world_size", world_size), (l_arg, "layout", layout)):
-        if given is not None and kw is not None:
-            raise ValueError(f"gather_sequence: {name} was given twice")
-    world_size = world_size if w_arg is None else w_arg
-    layout = l_arg if l_arg is not None else (layout if layout is not None else "contiguous")
-    _check_layout(layout)
-    if world_size is not None:
-        _check_world(world_size)
-        if world_size != len(shards):
-            raise ValueError(
-                f"gather_sequence: world_size = {world_size} but {len(shards)} shards were "
-                "given (one per rank)"
-            )
-    first = shards[0]
-    for r, s in enumerate(shards):
-        if not isinstance(s, torch.Tensor):
-            raise ValueError(f"shard {r} must be a torch.Tensor, got {type(s).__name__}")
-        if s.shape != first.shape:
-            raise ValueError(
-                f"all shards must have the same shape, got {tuple(first.shape)} on rank 0 "
-                f"and {tuple(s.shape)} on rank {r}"
-            )
-    world_size = len(shards)
-    seq_len = first.shape[dim] * world_size
-    if layout == "contiguous":
-        return torch.cat(list(shards), dim=dim)
-    order = torch.cat([token_positions(seq_len, world_size, r, layout) for r in range(world_size)])
-    stacked = torch.cat(list(shards), dim=dim)
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(seq_len)
-    return stacked.index_select(dim, inverse.to(stacked.device))
-
-
-# ----- one block: partial attention with its log-sum-exp ---------------------------------
-
-
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.promote_types(dtype, torch.float32)
-
-
-def block_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    *,
-    mask: torch.Tensor | None = None,
-    scale: float | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention of q over one K/V block, and the log-sum-exp of its scaled scores.
-
-    Computed in fp32 or wider. `mask` (Lq, Lk) is boolean, True = may attend. A row that may
-    attend to nothing gets out 0 and lse −inf (so `merge_partials` ignores it). Returns
-    (out (B, H, Lq, Dv), lse (B, H, Lq)) in the compute dtype.
-    """
-    cdt = _compute_dtype(q.dtype)
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    s = torch.matmul(q.to(cdt), k.to(cdt).transpose(-2, -1)) * scale
-    if mask is not None:
-        s = s.masked_fill(~mask, float("-inf"))
-    m = s.amax(dim=-1, keepdim=True)
-    empty = torch.isneginf(m)
-    m = torch.where(empty, torch.zeros_like(m), m)
-    p = torch.exp(s - m)
-    denom = p.sum(dim=-1, keepdim=True)
-    safe = torch.where(empty, torch.ones_like(denom), denom)
-    out = torch.matmul(p / safe, v.to(cdt))
-    lse = torch.where(empty, torch.full_like(m, float("-inf")), m + torch.log(safe))
-    return out, lse.squeeze(-1)
+# ----- one block: what to compute of it ---------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -288,10 +135,11 @@ def ring_step(
         got = tuple(lse.shape) if isinstance(lse, torch.Tensor) else type(lse).__name__
         raise ValueError(f"ring_step: lse must have shape {want_out[:3]}, got {got}")
     plan = plan_block(q_pos.cpu(), k_pos.cpu(), causal)
-    return _apply_plan(q, k_block, v_block, out, lse, plan, scale)
+    return apply_plan(q, k_block, v_block, out, lse, plan, scale)
 
 
-def _apply_plan(q, k, v, out, lse, plan: BlockPlan, scale):
+def apply_plan(q, k, v, out, lse, plan: BlockPlan, scale):
+    """Fold one planned block into (out, lse); inputs already checked by the caller."""
     if plan.kind == "skip":
         return out, lse
     qs = q if plan.rows is None else q.index_select(2, plan.rows.to(q.device))
@@ -309,8 +157,9 @@ def _apply_plan(q, k, v, out, lse, plan: BlockPlan, scale):
     return merge_partials(out, lse, bo.to(out.dtype), bl.to(lse.dtype))
 
 
-def _empty_state(q: torch.Tensor, dv: int) -> tuple[torch.Tensor, torch.Tensor]:
-    cdt = _compute_dtype(q.dtype)
+def empty_state(q: torch.Tensor, dv: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The running state before any block: out 0 and lse −inf, in the compute dtype."""
+    cdt = compute_dtype(q.dtype)
     out = torch.zeros(*q.shape[:3], dv, dtype=cdt, device=q.device)
     lse = torch.full(q.shape[:3], float("-inf"), dtype=cdt, device=q.device)
     return out, lse
@@ -358,7 +207,7 @@ class RingTrace:
                 raise ValueError(f"index a RingTrace with [step] or [step, rank], got {key!r}")
             step, rank = key
             return self[step][rank]
-        if isinstance(key, bool) or not isinstance(key, int) or not -n <= key < n:
+        if not chk.is_int(key) or not -n <= key < n:
             raise IndexError(f"step must be an integer in [0, {n - 1}], got {key!r}")
         key %= n
         return self.steps[key * self.world_size : (key + 1) * self.world_size]
@@ -395,8 +244,8 @@ def ring_schedule(
     bytes_per_token: int = 0,
 ) -> RingTrace:
     """The trace of a ring pass from positions alone (no tensors): schedule and work."""
-    _check_world(world_size)
-    _check_layout(layout)
+    check_world(world_size)
+    check_layout(layout)
     pos = [token_positions(seq_len, world_size, r, layout) for r in range(world_size)]
     trace = RingTrace(world_size, layout, bool(causal), seq_len)
     n = seq_len // world_size
@@ -411,11 +260,11 @@ def ring_schedule(
     return trace
 
 
-def _check_scale(scale) -> None:
-    if scale is not None and (
-        not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0
-    ):
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
+def check_scale(scale: object) -> float | None:
+    """None, or a positive finite number as a float."""
+    if scale is None:
+        return None
+    return chk.positive_real("scale", scale, what="a positive number")
 
 
 def simulate_ring_attention(
@@ -436,22 +285,22 @@ def simulate_ring_attention(
     differentiable. `trace` says, per step and rank, which block was held and the work done.
     """
     check_qkv(q, k, v, name="simulate_ring_attention")
-    _check_world(world_size)
-    _check_layout(layout)
-    _check_scale(scale)
+    check_world(world_size)
+    check_layout(layout)
+    scale = check_scale(scale)
     if q.shape[2] != k.shape[2]:
         raise ValueError(
             f"simulate_ring_attention: q and k must have the same sequence length (self-"
             f"attention over one sequence), got {q.shape[2]} and {k.shape[2]}"
         )
     L = q.shape[2]
-    _check_divisible(L, world_size, layout)
+    check_divisible(L, world_size, layout)
     W = world_size
     pos = [token_positions(L, W, r, layout) for r in range(W)]
     qs = [shard_sequence(q, W, r, layout) for r in range(W)]
     ks = [shard_sequence(k, W, r, layout) for r in range(W)]
     vs = [shard_sequence(v, W, r, layout) for r in range(W)]
-    state = [_empty_state(qs[r], v.shape[-1]) for r in range(W)]
+    state = [empty_state(qs[r], v.shape[-1]) for r in range(W)]
     kv_bytes = (ks[0].numel() * ks[0].element_size()) + (vs[0].numel() * vs[0].element_size())
     trace = RingTrace(W, layout, bool(causal), L)
     n = L // W
@@ -459,219 +308,13 @@ def simulate_ring_attention(
         for rank in range(W):
             src = (rank - step) % W  # after `step` hops, rank holds its left neighbours' block
             plan = plan_block(pos[rank], pos[src], causal)
-            state[rank] = _apply_plan(qs[rank], ks[src], vs[src], *state[rank], plan, scale)
+            state[rank] = apply_plan(qs[rank], ks[src], vs[src], *state[rank], plan, scale)
             sent = 0 if step == W - 1 else kv_bytes
             trace.steps.append(
                 RingStep(step, rank, src, plan.kind, plan.computed, plan.attended, n * n, sent)
             )
     out = gather_sequence([s[0] for s in state], layout).to(q.dtype)
     return out, trace
-
-
-# ----- the real thing: torch.distributed -------------------------------------------------
-
-
-def _dist():
-    import torch.distributed as dist
-
-    if not dist.is_available() or not dist.is_initialized():
-        raise ValueError(
-            "ring_attention needs an initialised process group: call "
-            "torch.distributed.init_process_group(...) first (see `lcedu ring-demo`)"
-        )
-    return dist
-
-
-def _check_same_shapes(dist, group, q, k, v) -> None:
-    """Every rank must hold blocks of one shape; compare them all (one small all_gather)."""
-    dtypes = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-    code = dtypes.index(q.dtype) if q.dtype in dtypes else len(dtypes)
-    mine = torch.tensor([*q.shape, *k.shape, *v.shape, code], dtype=torch.int64, device=q.device)
-    world = dist.get_world_size(group)
-    everyone = [torch.empty_like(mine) for _ in range(world)]
-    dist.all_gather(everyone, mine, group=group)
-    shapes = [tuple(int(x) for x in t.cpu()) for t in everyone]
-    if any(s != shapes[0] for s in shapes):
-        desc = "; ".join(
-            f"rank {r}: q {s[0:4]}, k {s[4:8]}, v {s[8:12]}, dtype #{s[12]}"
-            for r, s in enumerate(shapes)
-        )
-        raise ValueError(
-            f"ring_attention: every rank must pass q, k, v of the same shapes and dtype, got {desc}"
-        )
-
-
-def ring_attention(
-    q_local: torch.Tensor,
-    k_local: torch.Tensor,
-    v_local: torch.Tensor,
-    *,
-    group=None,
-    causal: bool = False,
-    layout: str = "contiguous",
-    scale: float | None = None,
-    stats: dict | None = None,
-) -> torch.Tensor:
-    """Ring attention over `torch.distributed`: each rank passes its shard, gets its output.
-
-    q_local, k_local, v_local are this rank's (B, H, L/W, D) shards, cut with
-    `shard_sequence(x, W, rank, layout)`. K and V travel together as one buffer: at each
-    step the transfer to the right neighbour and from the left one is posted with
-    `batch_isend_irecv` *before* computing on the block at hand, so communication overlaps
-    compute; partials are merged in fp32 (or fp64) with `merge_partials`. Causal: blocks
-    from the future are skipped, only diagonal blocks are masked. Works with gloo (CPU) and
-    NCCL (CUDA). Differentiable: the backward pass runs a second ring in which dK and dV
-    travel home with their K/V block. If `stats` is a dict, it receives "bytes_sent",
-    "steps" and per-step "kinds" for this rank.
-    """
-    check_qkv(q_local, k_local, v_local, name="ring_attention")
-    _check_layout(layout)
-    _check_scale(scale)
-    dist = _dist()
-    _check_same_shapes(dist, group, q_local, k_local, v_local)
-    if q_local.shape[2] != k_local.shape[2]:
-        raise ValueError(
-            f"ring_attention: q_local and k_local must hold the same tokens, got local lengths "
-            f"{q_local.shape[2]} and {k_local.shape[2]}"
-        )
-    world = dist.get_world_size(group)
-    if layout == "zigzag" and q_local.shape[2] % 2:
-        raise ValueError(
-            f"ring_attention: the zigzag layout gives each rank two chunks, so the local "
-            f"length must be even, got {q_local.shape[2]} (total {q_local.shape[2] * world}, "
-            f"which is not divisible by 2·world_size = {2 * world})"
-        )
-    if scale is None:
-        scale = 1.0 / math.sqrt(q_local.shape[-1])
-    return _RingAttention.apply(
-        q_local, k_local, v_local, group, bool(causal), layout, float(scale), stats
-    )
-
-
-class _Ring:
-    """The ring: this rank, its neighbours (as global ranks), and double-buffered transfers."""
-
-    def __init__(self, group):
-        import torch.distributed as dist
-
-        self.dist = dist
-        self.group = group
-        self.world = dist.get_world_size(group)
-        self.rank = dist.get_rank(group)
-
-        def glob(r: int) -> int:
-            return r if group is None else dist.get_global_rank(group, r)
-
-        self.next = glob((self.rank + 1) % self.world)
-        self.prev = glob((self.rank - 1) % self.world)
-
-    def start(self, send: torch.Tensor, recv: torch.Tensor):
-        """Post send-to-next and receive-from-previous together; return the pending requests."""
-        d = self.dist
-        ops = [
-            d.P2POp(d.isend, send, self.next, group=self.group),
-            d.P2POp(d.irecv, recv, self.prev, group=self.group),
-        ]
-        return d.batch_isend_irecv(ops)
-
-    @staticmethod
-    def wait(reqs) -> None:
-        for r in reqs:
-            r.wait()
-
-
-class _RingAttention(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, k, v, group, causal, layout, scale, stats):
-        ring = _Ring(group)
-        W, rank = ring.world, ring.rank
-        n, dk = q.shape[2], k.shape[-1]
-        L = n * W
-        pos = [token_positions(L, W, r, layout) for r in range(W)]
-        out, lse = _empty_state(q, v.shape[-1])
-        # K and V travel together: one message per hop, ping-pong between two buffers.
-        bufs = [torch.cat([k, v], dim=-1).contiguous(), None]
-        if W > 1:
-            bufs[1] = torch.empty_like(bufs[0])
-        sent, kinds = 0, []
-        for step in range(W):
-            cur = bufs[step % 2]
-            reqs = None
-            if step < W - 1:  # post the next transfer before computing on this block
-                reqs = ring.start(cur, bufs[(step + 1) % 2])
-                sent += cur.numel() * cur.element_size()
-            src = (rank - step) % W
-            plan = plan_block(pos[rank], pos[src], causal)
-            kinds.append(plan.kind)
-            out, lse = _apply_plan(q, cur[..., :dk], cur[..., dk:], out, lse, plan, scale)
-            if reqs is not None:
-                ring.wait(reqs)
-        if stats is not None:
-            stats.update(bytes_sent=sent, steps=W, kinds=kinds)
-        ctx.save_for_backward(q, k, v, out, lse)
-        ctx.group, ctx.causal, ctx.layout, ctx.scale = group, causal, layout, scale
-        return out.to(q.dtype)
-
-    @staticmethod
-    def backward(ctx, dout):
-        q, k, v, out, lse = ctx.saved_tensors
-        ring = _Ring(ctx.group)
-        W, rank = ring.world, ring.rank
-        n, dk, dv = q.shape[2], k.shape[-1], v.shape[-1]
-        pos = [token_positions(n * W, W, r, ctx.layout) for r in range(W)]
-        cdt = out.dtype
-        do = dout.to(cdt)
-        delta = (do * out).sum(dim=-1, keepdim=True)  # rowsum(dO ∘ O), FlashAttention-2
-        qc, lsec = q.to(cdt), lse.unsqueeze(-1)
-        dq = torch.zeros_like(qc)
-        kv = torch.cat([k, v], dim=-1).contiguous()
-        # The gradient buffer for the block at hand travels with it and ends at its owner.
-        dkv = torch.zeros(*k.shape[:3], dk + dv, dtype=cdt, device=q.device)
-        for step in range(W):
-            reqs = None
-            if step < W - 1:
-                kv_next = torch.empty_like(kv)
-                reqs = ring.start(kv, kv_next)
-            src = (rank - step) % W
-            plan = plan_block(pos[rank], pos[src], ctx.causal)
-            if plan.kind != "skip":
-                dq, dkv = _block_backward(qc, kv, do, delta, lsec, dq, dkv, plan, dk, ctx.scale)
-            if reqs is not None:
-                ring.wait(reqs)
-                kv = kv_next
-            # Hand the block's gradient to the right neighbour, who holds that block next
-            # (after the last step, that neighbour is the block's owner).
-            if W > 1:
-                dkv_next = torch.empty_like(dkv)
-                ring.wait(ring.start(dkv, dkv_next))
-                dkv = dkv_next
-        dkg = dkv[..., :dk].to(k.dtype)
-        dvg = dkv[..., dk:].to(v.dtype)
-        return dq.to(q.dtype), dkg, dvg, None, None, None, None, None
-
-
-def _block_backward(q, kv, do, delta, lse, dq, dkv, plan: BlockPlan, dk: int, scale: float):
-    """Gradients of one block, recomputing its probabilities from the saved global LSE."""
-    cdt = q.dtype
-    k, v = kv[..., :dk].to(cdt), kv[..., dk:].to(cdt)
-    rows = None if plan.rows is None else plan.rows.to(q.device)
-    cols = None if plan.cols is None else plan.cols.to(q.device)
-    qs, dos, dls, ls = q, do, delta, lse
-    if rows is not None:
-        qs, dos = q.index_select(2, rows), do.index_select(2, rows)
-        dls, ls = delta.index_select(2, rows), lse.index_select(2, rows)
-    ks, vs = (k, v) if cols is None else (k.index_select(2, cols), v.index_select(2, cols))
-    p = torch.exp(torch.matmul(qs, ks.transpose(-2, -1)) * scale - ls)
-    if plan.mask is not None:
-        p = p.masked_fill(~plan.mask.to(q.device), 0.0)
-    dv_b = torch.matmul(p.transpose(-2, -1), dos)
-    ds = p * (torch.matmul(dos, vs.transpose(-2, -1)) - dls)
-    dq_b = torch.matmul(ds, ks) * scale
-    dk_b = torch.matmul(ds.transpose(-2, -1), qs) * scale
-    dq = dq + dq_b if rows is None else dq.index_add(2, rows, dq_b)
-    g = torch.cat([dk_b, dv_b], dim=-1)
-    dkv = dkv + g if cols is None else dkv.index_add(2, cols, g)
-    return dq, dkv
 
 
 # ----- memory per rank -------------------------------------------------------------------
@@ -694,7 +337,7 @@ def ring_memory_per_rank(
     the block is materialised (a flash kernel avoids it); "single_device_scores": the full
     L² score matrix one device would need without any of this. Sizes only, no allocation.
     """
-    _check_world(world_size)
+    check_world(world_size)
     for name, val in (
         ("seq_len", seq_len),
         ("heads", heads),
@@ -703,8 +346,7 @@ def ring_memory_per_rank(
         ("bytes_per_element", bytes_per_element),
         ("score_bytes", score_bytes),
     ):
-        if not isinstance(val, int) or isinstance(val, bool) or val < 1:
-            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+        chk.positive_int(name, val)
     if seq_len % world_size:
         raise ValueError(f"sequence length {seq_len} is not divisible by world_size = {world_size}")
     n = seq_len // world_size
@@ -769,17 +411,8 @@ def lesson_ring_attention_forward(
     return output
 
 
-def lesson_ring_step(
-    q: torch.Tensor,
-    k_block: torch.Tensor,
-    v_block: torch.Tensor,
-    out: torch.Tensor,
-    lse: torch.Tensor,
-    *,
-    q_pos: torch.Tensor,
-    k_pos: torch.Tensor,
-    causal: bool = False,
-    scale: float | None = None,
+def lesson_ring_step(  # the signature of ring_step, tensors all torch.Tensor
+    q, k_block, v_block, out, lse, *, q_pos, k_pos, causal: bool = False, scale=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of the lesson's loop, written against `ring_step`'s signature (do not use).
 

@@ -8,13 +8,13 @@ this wrapper uses `torch.nn.attention.sdpa_kernel` and explains a refusal in pla
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from lcedu import _checks as chk
 from lcedu.attention.reference import check_qkv
 
 __all__ = ["sdpa", "BACKENDS", "backend_available"]
@@ -78,12 +78,8 @@ def sdpa(
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
     check_qkv(q, k, v, name="sdpa")
-    if scale is not None and (
-        isinstance(scale, bool)
-        or not isinstance(scale, (int, float))
-        or not (scale > 0 and math.isfinite(scale))
-    ):
-        raise ValueError(f"sdpa: scale must be a positive number, got {scale!r}")
+    if scale is not None:
+        scale = chk.positive_real("scale", scale, fn="sdpa", what="a positive number")
     chosen = BACKENDS[backend]
     if chosen is None:
         return F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal), scale=scale)

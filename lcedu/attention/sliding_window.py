@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lcedu import _checks as chk
 from lcedu.attention.masks import as_global_flags, as_padding_flags
 from lcedu.attention.reference import attention, check_qkv
 
@@ -23,12 +24,6 @@ __all__ = [
     "LongformerSelfAttention",
     "lesson_sliding_window_attention",
 ]
-
-
-def _positive_int(name: str, value: object, fn: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{fn}: {name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _batch_flags(flags: torch.Tensor | None, batch: int, name: str, fn: str) -> torch.Tensor | None:
@@ -187,14 +182,17 @@ def sliding_window_attention(
             f"{fn}: q and k must have the same length (self-attention over one sequence), "
             f"got {n} and {k.shape[2]}"
         )
-    _positive_int("window", window, fn)
+    if n == 0:
+        raise ValueError(f"{fn}: the sequence is empty (length 0); give at least one token")
+    chk.positive_int("window", window, fn=fn)
+    causal = chk.flag("causal", causal, fn=fn)
     if block_size is None:  # 64 queries a block: spans of 64 + 2w keys waste little
         block_size = max(1, min(window, n, 64))
-    _positive_int("block_size", block_size, fn)
+    chk.positive_int("block_size", block_size, fn=fn)
     if scale is None:
         scale = 1.0 / math.sqrt(D)
-    elif not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"{fn}: scale must be a positive number, got {scale!r}")
+    else:
+        scale = chk.positive_real("scale", scale, fn=fn, what="a positive number")
     pad = _batch_flags(as_padding_flags(n, padding_mask, fn=fn, device=q.device), B,
                        "padding_mask", fn)
     out = _banded(q, k, v, window, causal=causal, key_valid=pad, scale=scale,
@@ -221,22 +219,20 @@ class LongformerSelfAttention(nn.Module):
     def __init__(self, hidden_size: int, num_heads: int, attention_window: int):
         super().__init__()
         fn = "LongformerSelfAttention"
-        _positive_int("hidden_size", hidden_size, fn)
-        _positive_int("num_heads", num_heads, fn)
+        chk.positive_int("hidden_size", hidden_size, fn=fn)
+        chk.positive_int("num_heads", num_heads, fn=fn)
         if hidden_size % num_heads:
             raise ValueError(
                 f"{fn}: hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})"
             )
-        if (
-            isinstance(attention_window, bool)
-            or not isinstance(attention_window, int)
-            or attention_window < 2
-            or attention_window % 2
-        ):
-            raise ValueError(
-                f"{fn}: attention_window must be a positive even number (the two-sided "
-                f"window; each side gets attention_window / 2), got {attention_window!r}"
-            )
+        chk.positive_int(
+            "attention_window",
+            attention_window,
+            fn=fn,
+            multiple_of=2,
+            what="a positive even number (the two-sided window; each side gets "
+            "attention_window / 2)",
+        )
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
@@ -326,7 +322,7 @@ def lesson_sliding_window_attention(
     """
     fn = "lesson_sliding_window_attention"
     check_qkv(q, k, v, name=fn)
-    _positive_int("window_size", window_size, fn)
+    chk.positive_int("window_size", window_size, fn=fn)
     Q, K, V = (t.transpose(1, 2) for t in (q, k, v))  # the lesson's (batch, seq, heads, dim)
 
     # ---- the lesson's code --------------------------------------------------------------

@@ -14,6 +14,8 @@ from functools import lru_cache
 
 import torch
 
+from lcedu import _checks as chk
+from lcedu.attention.flash import FlashAttentionFunction
 from lcedu.attention.reference import check_qkv
 
 __all__ = [
@@ -116,7 +118,8 @@ def _kernel():
     return flash_fwd
 
 
-def _forward(q3, k3, v3, causal, scale, block_m, block_n):
+def _forward(q3, k3, v3, causal, block_m, block_n, scale):
+    """The kernel launch, in `FlashAttentionFunction`'s forward contract (out, lse)."""
     import triton
 
     n, lq, d = q3.shape
@@ -132,26 +135,6 @@ def _forward(q3, k3, v3, causal, scale, block_m, block_n):
         HEAD_D=head_d, BLOCK_M=block_m, BLOCK_N=block_n, CAUSAL=causal,
     )  # fmt: skip
     return out, lse
-
-
-class _TritonFlash(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, k, v, causal, scale, block_m, block_n):  # noqa: D102
-        out, lse = _forward(q, k, v, causal, scale, block_m, block_n)
-        ctx.save_for_backward(q, k, v, out, lse)
-        ctx.config = (causal, block_m, block_n, scale)
-        return out, lse
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out, grad_lse):  # noqa: D102
-        from lcedu.attention.flash import _backward
-
-        q, k, v, out, lse = ctx.saved_tensors
-        if grad_out is None:
-            grad_out = torch.zeros_like(out)
-        dq, dk, dv = _backward(grad_out, grad_lse, q, k, v, out, lse, *ctx.config)
-        return dq, dk, dv, None, None, None, None
 
 
 def triton_flash_attention(
@@ -199,30 +182,27 @@ def triton_flash_attention(
         )
     if scale is None:
         scale = 1.0 / math.sqrt(d)
-    elif (
-        isinstance(scale, bool)
-        or not isinstance(scale, (int, float))
-        or not (scale > 0 and math.isfinite(scale))
-    ):
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    else:
+        scale = chk.positive_real("scale", scale, what="a positive number")
     small = q.device.type != "cuda"
     block_m = (16 if small else 128) if block_m is None else block_m
     block_n = (16 if small else 64) if block_n is None else block_n
     for name, b in (("block_m", block_m), ("block_n", block_n)):
-        if isinstance(b, bool) or not isinstance(b, int) or b < 16 or b & (b - 1):
+        if not chk.is_int(b) or b < 16 or b & (b - 1):
             raise ValueError(f"{name} must be a power of two, at least 16, got {b!r}")
     if lq == 0:
         out = q.new_zeros(B, H, 0, d)
         lse = torch.zeros(B, H, 0, dtype=torch.float32, device=q.device)
         return (out, lse) if return_lse else out
-    out, lse = _TritonFlash.apply(
+    out, lse = FlashAttentionFunction.apply(
         q.reshape(B * H, lq, d).contiguous(),
         k.reshape(B * H, lk, d).contiguous(),
         v.reshape(B * H, lk, d).contiguous(),
         bool(causal),
-        float(scale),
         block_m,
         block_n,
+        float(scale),
+        _forward,
     )
     out = out.reshape(B, H, lq, d)
     return (out, lse.reshape(B, H, lq)) if return_lse else out

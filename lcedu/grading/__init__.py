@@ -1,13 +1,13 @@
 """Graders for the exercises: `check_*` functions that never raise and explain every failure.
 
 The engine is in `core`; each topic's checks live in their own module (e.g.
-`lcedu.grading.kv_memory`) and load on first use. The reference each check compares with is
+`lcedu.grading.kv_memory`) and are re-exported here. The reference each check compares with is
 the library itself. `merge_partials` is graded in exercise 03 and again, with ring-flavoured
 cases, in exercise 07: `check_merge_partials` here is exercise 03's (`lcedu.grading.flash`);
 exercise 07 imports its own from `lcedu.grading.ring`.
 """
 
-from lcedu._lazy import lazy_exports
+from lcedu.grading.alibi import check_alibi_bias, check_alibi_slopes
 from lcedu.grading.core import (
     GRADE_MIMETYPE,
     NOT_IMPLEMENTED_MESSAGE,
@@ -20,27 +20,23 @@ from lcedu.grading.core import (
     expect_raises,
     run_check,
 )
+from lcedu.grading.flash import check_flash_forward, check_merge_partials
+from lcedu.grading.kv_memory import check_attention_matrix_bytes, check_kv_cache_bytes
+from lcedu.grading.kvcache import check_sliding_window_update
+from lcedu.grading.ring import check_ring_step
+from lcedu.grading.rope import (
+    check_apply_rope,
+    check_linear,
+    check_yarn_attention_factor,
+    check_yarn_inv_freq,
+)
+from lcedu.grading.sparse import (
+    check_banded_attention,
+    check_longformer_mask,
+    check_sliding_window_mask,
+)
 
-_EXPORTS = {
-    "check_kv_cache_bytes": "kv_memory",
-    "check_attention_matrix_bytes": "kv_memory",
-    "check_sliding_window_mask": "sparse",
-    "check_longformer_mask": "sparse",
-    "check_banded_attention": "sparse",
-    "check_merge_partials": "flash",
-    "check_flash_forward": "flash",
-    "check_apply_rope": "rope",
-    "check_linear": "rope",
-    "check_yarn_inv_freq": "rope",
-    "check_yarn_attention_factor": "rope",
-    "check_alibi_slopes": "alibi",
-    "check_alibi_bias": "alibi",
-    "check_ring_step": "ring",
-    "check_sliding_window_update": "kvcache",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-
-__all__ = sorted(_EXPORTS) + [
+__all__ = [
     "GRADE_MIMETYPE",
     "NOT_IMPLEMENTED_MESSAGE",
     "Case",
@@ -51,4 +47,19 @@ __all__ = sorted(_EXPORTS) + [
     "expect",
     "expect_raises",
     "run_check",
+    "check_alibi_bias",
+    "check_alibi_slopes",
+    "check_apply_rope",
+    "check_attention_matrix_bytes",
+    "check_banded_attention",
+    "check_flash_forward",
+    "check_kv_cache_bytes",
+    "check_linear",
+    "check_longformer_mask",
+    "check_merge_partials",
+    "check_ring_step",
+    "check_sliding_window_mask",
+    "check_sliding_window_update",
+    "check_yarn_attention_factor",
+    "check_yarn_inv_freq",
 ]

@@ -4,31 +4,48 @@ Every cache is tested by decoding token by token and comparing with recomputing 
 prefix under the matching mask.
 """
 
-from lcedu._lazy import lazy_exports
+from lcedu.kvcache.decode import (
+    TinyAttention,
+    attend_with_cache,
+    cache_history,
+    decode_qkv,
+    decode_step,
+    mask_for_cache,
+    sink_mask,
+    sliding_window_causal_mask,
+)
+from lcedu.kvcache.full import KVCache, KVCacheBase, check_new_kv
+from lcedu.kvcache.memory import (
+    MODEL_PRESETS,
+    ModelShape,
+    attention_matrix_bytes,
+    format_bytes,
+    kv_cache_bytes,
+)
+from lcedu.kvcache.paged import OutOfBlocksError, PagedKVCache
+from lcedu.kvcache.sinks import SinkCache, sink_toy_qkv
+from lcedu.kvcache.sliding import SlidingWindowCache
 
-_EXPORTS = {
-    "kv_cache_bytes": "memory",
-    "attention_matrix_bytes": "memory",
-    "format_bytes": "memory",
-    "MODEL_PRESETS": "memory",
-    "ModelShape": "memory",
-    "KVCacheBase": "full",
-    "KVCache": "full",
-    "check_new_kv": "full",
-    "SlidingWindowCache": "sliding",
-    "SinkCache": "sinks",
-    "sink_toy_qkv": "sinks",
-    "PagedKVCache": "paged",
-    "OutOfBlocksError": "paged",
-    "TinyAttention": "decode",
-    "attend_with_cache": "decode",
-    "decode_step": "decode",
-    "decode_qkv": "decode",
-    "sliding_window_causal_mask": "decode",
-    "sink_mask": "decode",
-    "mask_for_cache": "decode",
-    "cache_history": "decode",
-}
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "KVCache",
+    "KVCacheBase",
+    "MODEL_PRESETS",
+    "ModelShape",
+    "OutOfBlocksError",
+    "PagedKVCache",
+    "SinkCache",
+    "SlidingWindowCache",
+    "TinyAttention",
+    "attend_with_cache",
+    "attention_matrix_bytes",
+    "cache_history",
+    "check_new_kv",
+    "decode_qkv",
+    "decode_step",
+    "format_bytes",
+    "kv_cache_bytes",
+    "mask_for_cache",
+    "sink_mask",
+    "sink_toy_qkv",
+    "sliding_window_causal_mask",
+]

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from lcedu import _checks as chk
 from lcedu.attention.reference import attention
 from lcedu.kvcache.full import KVCache, KVCacheBase
 from lcedu.kvcache.paged import PagedKVCache
@@ -51,9 +52,8 @@ class TinyAttention(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        for name, val in (("d_model", d_model), ("num_heads", num_heads)):
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be a positive integer, got {val!r}")
+        chk.positive_int("d_model", d_model)
+        chk.positive_int("num_heads", num_heads)
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
         self.d_model, self.num_heads = d_model, num_heads
@@ -161,32 +161,24 @@ def decode_qkv(
 # ----- the matching masks (what each cache keeps, written as a mask) -------------------------
 
 
-def _n(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return n
-
-
 def causal_mask(n: int) -> torch.Tensor:
     """(n, n) boolean: query i may attend to keys j <= i (the full cache)."""
-    i = torch.arange(_n(n))
+    i = torch.arange(chk.positive_int("n", n))
     return i[None, :] <= i[:, None]
 
 
 def sliding_window_causal_mask(n: int, window: int) -> torch.Tensor:
     """(n, n) boolean: i - window < j <= i, i.e. `window` keys including the query's own."""
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive integer, got {window!r}")
-    i = torch.arange(_n(n))
+    chk.positive_int("window", window)
+    i = torch.arange(chk.positive_int("n", n))
     d = i[:, None] - i[None, :]
     return (d >= 0) & (d < window)
 
 
 def sink_mask(n: int, start_size: int, recent_size: int) -> torch.Tensor:
     """(n, n) boolean: j <= i and (j < start_size or j > i - recent_size) (StreamingLLM)."""
-    if isinstance(start_size, bool) or not isinstance(start_size, int) or start_size < 0:
-        raise ValueError(f"start_size must be a whole number >= 0, got {start_size!r}")
-    i = torch.arange(_n(n))
+    chk.nonneg_int("start_size", start_size)
+    i = torch.arange(chk.positive_int("n", n))
     return causal_mask(n) & ((i[None, :] < start_size) | sliding_window_causal_mask(n, recent_size))
 
 
@@ -209,7 +201,7 @@ def cache_history(
     Returns a (steps, steps) boolean tensor (row = step, column = position). The cache
     should be empty; it is filled with zeros (only positions matter here).
     """
-    _n(steps)
+    chk.positive_int("steps", steps)
     if len(cache):
         raise ValueError("cache_history needs an empty cache")
     held = torch.zeros(steps, steps, dtype=torch.bool)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from lcedu import _checks as chk
+
 __all__ = ["KVCacheBase", "KVCache", "check_new_kv"]
 
 
@@ -28,20 +30,8 @@ def check_new_kv(
     token. When `like` (a tensor already in the cache) is given, batch, heads, head_dim,
     dtype and device must match it.
     """
-    for label, t in (("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 4:
-            raise ValueError(
-                f"{name}: {label} must have 4 dimensions (batch, heads, tokens, head_dim), "
-                f"got shape {tuple(t.shape)}"
-            )
-        if not t.is_floating_point():
-            raise ValueError(f"{name}: {label} must be a floating tensor, got dtype {t.dtype}")
-    if k.shape != v.shape:
-        raise ValueError(
-            f"{name}: k and v must have the same shape, got {tuple(k.shape)} and {tuple(v.shape)}"
-        )
+    chk.float_tensors(name, "batch, heads, tokens, head_dim", k=k, v=v)
+    chk.same_shape("k and v", k, v, fn=name)
     if k.dtype != v.dtype or k.device != v.device:
         raise ValueError(f"{name}: k and v must share one dtype and device")
     if k.shape[2] < 1:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lcedu import _checks as chk
+from lcedu._checks import format_bytes
+
 __all__ = [
     "ModelShape",
     "MODEL_PRESETS",
@@ -17,14 +20,6 @@ __all__ = [
     "attention_matrix_bytes",
     "format_bytes",
 ]
-
-
-def _positive_int(name: str, value: object, *, fn: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{fn}: {name} must be a whole number, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{fn}: {name} must be at least 1, got {value}")
-    return value
 
 
 def kv_cache_bytes(
@@ -51,7 +46,7 @@ def kv_cache_bytes(
         "bytes_per_element": bytes_per_element,
     }
     for name, value in values.items():
-        _positive_int(name, value, fn=fn)
+        chk.positive_int(name, value, fn=fn)
     return 2 * num_layers * num_kv_heads * head_dim * seq_len * batch_size * bytes_per_element
 
 
@@ -74,7 +69,7 @@ def attention_matrix_bytes(
         "batch_size": batch_size,
         "bytes_per_element": bytes_per_element,
     }.items():
-        _positive_int(name, value, fn=fn)
+        chk.positive_int(name, value, fn=fn)
     return batch_size * num_heads * seq_len * seq_len * bytes_per_element
 
 
@@ -87,6 +82,21 @@ class ModelShape:
     num_heads: int
     num_kv_heads: int
     head_dim: int
+
+    def __post_init__(self) -> None:
+        fn = "ModelShape"
+        for name in ("num_layers", "num_heads", "num_kv_heads", "head_dim"):
+            chk.positive_int(name, getattr(self, name), fn=fn)
+        if self.num_kv_heads > self.num_heads:
+            raise ValueError(
+                f"{fn}: num_kv_heads ({self.num_kv_heads}) cannot exceed num_heads "
+                f"({self.num_heads}): each KV head serves one or more query heads"
+            )
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"{fn}: num_heads ({self.num_heads}) must be a multiple of num_kv_heads "
+                f"({self.num_kv_heads}) so every KV head serves the same number of query heads"
+            )
 
     def kv_cache_bytes(
         self, seq_len: int, *, batch_size: int = 1, bytes_per_element: int = 2
@@ -111,16 +121,3 @@ MODEL_PRESETS: dict[str, ModelShape] = {
         ModelShape("Llama 2 70B (GQA, 8 KV heads)", 80, 64, 8, 128),
     )
 }
-
-
-def format_bytes(n: int | float) -> str:
-    """Human-readable binary size: 1536 -> '1.5 KiB'."""
-    if n < 0:
-        raise ValueError(f"format_bytes: a size cannot be negative, got {n}")
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    value = float(n)
-    for unit in units:
-        if value < 1024 or unit == units[-1]:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from lcedu import _checks as chk
 from lcedu.kvcache.full import KVCacheBase, check_new_kv
 
 __all__ = ["PagedKVCache", "OutOfBlocksError"]
@@ -22,12 +23,6 @@ class OutOfBlocksError(RuntimeError, ValueError):
     A RuntimeError (the pool is exhausted) and a ValueError (the request is too large for
     the cache as configured, like every other bad request in lcedu), so either catches it.
     """
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class PagedKVCache(KVCacheBase):
@@ -49,8 +44,14 @@ class PagedKVCache(KVCacheBase):
     """
 
     def __init__(self, block_size: int, num_blocks: int) -> None:
-        self.block_size = _positive_int("block_size", block_size)
-        self.num_blocks = _positive_int("num_blocks", num_blocks)
+        self.block_size = chk.positive_int("block_size", block_size)
+        self.num_blocks = chk.positive_int("num_blocks", num_blocks)
+        # block tables cost ~44 bytes a block in Python; the smallest pool (one head,
+        # head_dim 1, 2-byte floats, K and V) 4 bytes a token
+        need = num_blocks * (44 + 4 * block_size)
+        chk.allocation(
+            f"a pool of {num_blocks} blocks of {block_size} tokens", need, fn="PagedKVCache"
+        )
         self.k_pool: torch.Tensor | None = None
         self.v_pool: torch.Tensor | None = None
         self._free: list[int] = list(range(num_blocks))
@@ -80,8 +81,7 @@ class PagedKVCache(KVCacheBase):
 
     def refcount(self, block: int) -> int:
         """How many sequences share pool block `block` (0 = free)."""
-        ok = isinstance(block, int) and not isinstance(block, bool)
-        if not ok or not 0 <= block < self.num_blocks:
+        if not chk.is_int(block) or not 0 <= block < self.num_blocks:
             raise ValueError(f"block must be an integer in [0, {self.num_blocks}), got {block!r}")
         return self._refcount[block]
 
@@ -95,8 +95,7 @@ class PagedKVCache(KVCacheBase):
         """Start an empty sequence (no blocks yet) and return its id."""
         if seq_id is None:
             seq_id = self._next_id
-        if isinstance(seq_id, bool) or not isinstance(seq_id, int) or seq_id < 0:
-            raise ValueError(f"a sequence id must be a whole number >= 0, got {seq_id!r}")
+        chk.nonneg_int("a sequence id", seq_id)
         if seq_id in self._tables:
             raise ValueError(f"sequence {seq_id} already exists")
         self._tables[seq_id] = []
@@ -183,6 +182,8 @@ class PagedKVCache(KVCacheBase):
         if needed > len(self._free):
             raise OutOfBlocksError(self._out_of_blocks_message(needed))
         if self.k_pool is None:
+            need = 2 * self.num_blocks * h * self.block_size * d * k.element_size()
+            chk.allocation("the K/V pool", need, fn="PagedKVCache", device=k.device)
             self.k_pool = k.new_zeros(self.num_blocks, h, self.block_size, d)
             self.v_pool = k.new_zeros(self.num_blocks, h, self.block_size, d)
         for row, s in enumerate(seq_ids):

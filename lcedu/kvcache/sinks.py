@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from lcedu import _checks as chk
 from lcedu.kvcache.full import KVCacheBase, check_new_kv
 from lcedu.kvcache.sliding import SlidingWindowCache
 
@@ -34,13 +35,10 @@ class SinkCache(KVCacheBase):
     """
 
     def __init__(self, start_size: int, recent_size: int) -> None:
-        if isinstance(start_size, bool) or not isinstance(start_size, int) or start_size < 0:
-            raise ValueError(f"start_size must be a whole number >= 0, got {start_size!r}")
-        if isinstance(recent_size, bool) or not isinstance(recent_size, int) or recent_size < 1:
-            raise ValueError(
-                f"recent_size must be a positive integer (the current token is recent), "
-                f"got {recent_size!r}"
-            )
+        chk.nonneg_int("start_size", start_size)
+        chk.positive_int(
+            "recent_size", recent_size, what="a positive integer (the current token is recent)"
+        )
         self.start_size = start_size
         self.recent_size = recent_size
         self.sink_k: torch.Tensor | None = None
@@ -111,10 +109,8 @@ def sink_toy_qkv(
     models; it is a constructed illustration, not a trained model. Returns (1, heads, steps,
     head_dim) tensors.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
-    if not isinstance(sink_logit, (int, float)) or not math.isfinite(sink_logit):
-        raise ValueError(f"sink_logit must be a finite number, got {sink_logit!r}")
+    chk.positive_int("steps", steps, minimum=2)
+    chk.real("sink_logit", sink_logit)
     shape = (1, heads, steps, head_dim)
     q = torch.randn(shape, generator=generator)
     k = torch.randn(shape, generator=generator)

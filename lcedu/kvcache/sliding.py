@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from lcedu import _checks as chk
 from lcedu.kvcache.full import KVCacheBase, check_new_kv
 
 __all__ = ["SlidingWindowCache"]
@@ -33,8 +34,9 @@ class SlidingWindowCache(KVCacheBase):
     """
 
     def __init__(self, window: int) -> None:
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError(f"window must be a positive integer, got {window!r}")
+        chk.positive_int("window", window)
+        # the smallest buffers (one head, head_dim 1, 2-byte floats, K and V) must fit
+        chk.allocation(f"a window of {window} tokens", 4 * window, fn="SlidingWindowCache")
         self.window = window
         self.k_buf: torch.Tensor | None = None
         self.v_buf: torch.Tensor | None = None
@@ -43,6 +45,9 @@ class SlidingWindowCache(KVCacheBase):
     def allocate(self, k: torch.Tensor) -> None:
         """Create empty buffers with `window` slots, shaped and typed like the new keys `k`."""
         b, h, _, d = k.shape
+        need = 2 * b * h * self.window * d * k.element_size()
+        chk.allocation(f"K/V buffers of {self.window} slots", need, fn="SlidingWindowCache",
+                       device=k.device)
         self.k_buf = k.new_zeros(b, h, self.window, d)
         self.v_buf = k.new_zeros(b, h, self.window, d)
 

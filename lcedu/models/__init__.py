@@ -4,31 +4,48 @@ The capstone's model (`tiny_lm`), its corpus (the Python standard library's own 
 `data`), training (`train`) and long-context evaluation (`evaluate`).
 """
 
-from lcedu._lazy import lazy_exports
+from lcedu.models.data import Corpus, load_corpus
+from lcedu.models.evaluate import (
+    ROPE_SCALINGS,
+    evaluate_model,
+    length_table,
+    passkey_accuracy,
+    passkey_example,
+    perplexity,
+    rope_override,
+    shipped_metrics,
+)
+from lcedu.models.positional import SCHEMES
+from lcedu.models.tiny_lm import ATTENTION_KERNELS, RopeOverride, TinyLM, TinyLMConfig
+from lcedu.models.train import (
+    TrainConfig,
+    TrainResult,
+    load_checkpoint,
+    shipped_checkpoint,
+    subset_loss,
+    train,
+)
 
-_EXPORTS = {
-    "TinyLM": "tiny_lm",
-    "TinyLMConfig": "tiny_lm",
-    "RopeOverride": "tiny_lm",
-    "ATTENTION_KERNELS": "tiny_lm",
-    "SCHEMES": "positional",
-    "load_corpus": "data",
-    "Corpus": "data",
-    "TrainConfig": "train",
-    "TrainResult": "train",
-    "train": "train",
-    "load_checkpoint": "train",
-    "shipped_checkpoint": "train",
-    "subset_loss": "train",
-    "ROPE_SCALINGS": "evaluate",
-    "perplexity": "evaluate",
-    "passkey_example": "evaluate",
-    "passkey_accuracy": "evaluate",
-    "evaluate_model": "evaluate",
-    "rope_override": "evaluate",
-    "shipped_metrics": "evaluate",
-    "length_table": "evaluate",
-}
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ATTENTION_KERNELS",
+    "Corpus",
+    "ROPE_SCALINGS",
+    "RopeOverride",
+    "SCHEMES",
+    "TinyLM",
+    "TinyLMConfig",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate_model",
+    "length_table",
+    "load_checkpoint",
+    "load_corpus",
+    "passkey_accuracy",
+    "passkey_example",
+    "perplexity",
+    "rope_override",
+    "shipped_checkpoint",
+    "shipped_metrics",
+    "subset_loss",
+    "train",
+]

@@ -4,25 +4,38 @@ Scalings are checked against Hugging Face transformers' rope initialisation func
 ALiBi against the paper's slope formula and SDPA with the bias as ``attn_mask``.
 """
 
-from lcedu._lazy import lazy_exports
+from lcedu.positions.alibi import (
+    ALiBiAttention,
+    LessonALiBiAttention,
+    alibi_attention,
+    alibi_bias,
+    alibi_bias_bytes,
+    alibi_effective_span,
+    alibi_flex_attention,
+    alibi_score_mod,
+    alibi_slopes,
+    lesson_buffer_bytes,
+)
+from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq, rotate_half
+from lcedu.positions.rotary import RotaryEmbedding
+from lcedu.positions.scaling import SCALINGS, rope_frequencies
 
-_EXPORTS = {
-    "rope_inv_freq": "rope",
-    "rope_cos_sin": "rope",
-    "apply_rope": "rope",
-    "RotaryEmbedding": "rope",
-    "rotate_half": "rope",
-    "alibi_slopes": "alibi",
-    "alibi_bias": "alibi",
-    "alibi_attention": "alibi",
-    "alibi_score_mod": "alibi",
-    "alibi_flex_attention": "alibi",
-    "alibi_effective_span": "alibi",
-    "alibi_bias_bytes": "alibi",
-    "ALiBiAttention": "alibi",
-    "LessonALiBiAttention": "alibi",
-    "lesson_buffer_bytes": "alibi",
-}
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ALiBiAttention",
+    "LessonALiBiAttention",
+    "RotaryEmbedding",
+    "SCALINGS",
+    "alibi_attention",
+    "alibi_bias",
+    "alibi_bias_bytes",
+    "alibi_effective_span",
+    "alibi_flex_attention",
+    "alibi_score_mod",
+    "alibi_slopes",
+    "apply_rope",
+    "lesson_buffer_bytes",
+    "rope_cos_sin",
+    "rope_frequencies",
+    "rope_inv_freq",
+    "rotate_half",
+]

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lcedu import _checks as chk
 from lcedu.attention.reference import check_qkv
 
 __all__ = [
@@ -35,36 +36,13 @@ __all__ = [
 # ----- validation ----------------------------------------------------------------------
 
 
-def _positive_int(value: object, name: str, fn: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{fn}: {name} must be a whole number, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{fn}: {name} must be at least 1, got {value}")
-    return value
-
-
-def _flag(value: object, name: str, fn: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{fn}: {name} must be True or False, got {value!r}")
-    return value
-
-
-def _float_dtype(dtype: torch.dtype | None, fn: str) -> torch.dtype:
-    if dtype is None:
-        return torch.get_default_dtype()
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(
-            f"{fn}: dtype must be a floating dtype such as torch.float32, got {dtype!r}"
-        )
-    return dtype
-
-
 # ----- slopes --------------------------------------------------------------------------
 
 
-def _power_of_two_slopes(n: int) -> list[float]:
-    # m_h = 2^(-8h/n), h = 1..n: a geometric sequence from 2^(-8/n) down to 2^(-8).
-    return [2.0 ** (-8.0 * h / n) for h in range(1, n + 1)]
+def _power_of_two_slopes(n: int, h: range) -> list[float]:
+    # m_h = 2^(-8h/n), h = 1..n: a geometric sequence from 2^(-8/n) down to 2^(-8). Python
+    # floats: the correctly rounded pow of the C library, the formula exactly as written.
+    return [2.0 ** (-8.0 * i / n) for i in h]
 
 
 def alibi_slopes(
@@ -85,12 +63,14 @@ def alibi_slopes(
     [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625]
     """
     fn = "alibi_slopes"
-    _positive_int(num_heads, "num_heads", fn)
-    dtype = _float_dtype(dtype, fn)
-    n = 2 ** int(math.floor(math.log2(num_heads)))
-    slopes = _power_of_two_slopes(n)
-    if n < num_heads:
-        slopes += _power_of_two_slopes(2 * n)[0::2][: num_heads - n]
+    chk.positive_int("num_heads", num_heads, fn=fn)
+    dtype = chk.float_dtype("dtype", dtype, fn=fn)
+    # two Python lists of floats (32 bytes an entry) and the tensor: refuse what cannot fit
+    chk.allocation(f"{num_heads} slopes", 100 * num_heads, fn=fn, device=device)
+    n = 1 << (num_heads.bit_length() - 1)  # the largest power of two <= num_heads
+    slopes = _power_of_two_slopes(n, range(1, n + 1))
+    if n < num_heads:  # the odd-numbered slopes of 2n heads: h = 1, 3, 5, …
+        slopes += _power_of_two_slopes(2 * n, range(1, 2 * (num_heads - n), 2))
     return torch.tensor(slopes, dtype=torch.float64, device=device).to(dtype)
 
 
@@ -130,20 +110,23 @@ def alibi_bias(
     where you can (FlexAttention's score_mod adds them to float32 scores).
     """
     fn = "alibi_bias"
-    _positive_int(num_heads, "num_heads", fn)
-    _positive_int(q_len, "q_len", fn)
+    chk.positive_int("num_heads", num_heads, fn=fn)
+    chk.positive_int("q_len", q_len, fn=fn)
     if k_len is None:
         k_len = q_len
-    _positive_int(k_len, "k_len", fn)
-    _flag(causal, "causal", fn)
-    _flag(symmetric, "symmetric", fn)
-    dtype = _float_dtype(dtype, fn)
+    chk.positive_int("k_len", k_len, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    chk.flag("symmetric", symmetric, fn=fn)
+    dtype = chk.float_dtype("dtype", dtype, fn=fn)
     if causal and k_len < q_len:
         raise ValueError(
             f"{fn}: with causal=True there must be at least as many keys as queries "
             f"(the queries are the last q_len positions), got q_len={q_len}, k_len={k_len}"
         )
     work = torch.float64 if dtype == torch.float64 else torch.float32
+    size = torch.empty((), dtype=dtype).element_size()
+    need = num_heads * q_len * k_len * (8 + size) + q_len * k_len * 8
+    chk.allocation(f"a ({num_heads}, {q_len}, {k_len}) bias", need, fn=fn, device=device)
     slopes = alibi_slopes(num_heads, device=device, dtype=work)
     q_pos = torch.arange(q_len, device=device, dtype=work) + (k_len - q_len)
     k_pos = torch.arange(k_len, device=device, dtype=work)
@@ -164,11 +147,8 @@ def alibi_effective_span(num_heads: int, threshold: float = 10.0) -> torch.Tenso
     look locally, shallow heads far back. Shape (num_heads,), float64.
     """
     fn = "alibi_effective_span"
-    _positive_int(num_heads, "num_heads", fn)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ValueError(f"{fn}: threshold must be a positive number, got {threshold!r}")
-    if not math.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"{fn}: threshold must be a positive number, got {threshold!r}")
+    chk.positive_int("num_heads", num_heads, fn=fn)
+    threshold = chk.positive_real("threshold", threshold, fn=fn, what="a positive number")
     return threshold / alibi_slopes(num_heads, dtype=torch.float64)
 
 
@@ -186,14 +166,27 @@ def alibi_bias_bytes(
         ("q_len", q_len),
         ("bytes_per_element", bytes_per_element),
     ):
-        _positive_int(value, name, fn)
+        chk.positive_int(name, value, fn=fn)
     if k_len is None:
         k_len = q_len
-    _positive_int(k_len, "k_len", fn)
+    chk.positive_int("k_len", k_len, fn=fn)
     return num_heads * q_len * k_len * bytes_per_element
 
 
 # ----- attention -------------------------------------------------------------------------
+
+
+def _check_attention_inputs(q, k, v, causal: bool, fn: str) -> tuple[int, int, int]:
+    """(heads, q_len, k_len) of valid q, k, v; causal queries are the last q_len positions."""
+    check_qkv(q, k, v, name=fn)
+    chk.flag("causal", causal, fn=fn)
+    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
+    if causal and Lk < Lq:
+        raise ValueError(
+            f"{fn}: with causal=True k must have at least as many positions as q, "
+            f"got {Lq} queries and {Lk} keys"
+        )
+    return H, Lq, Lk
 
 
 def alibi_attention(
@@ -206,14 +199,7 @@ def alibi_attention(
     bias −m·|i−j| is used. No maximum length: the bias is built for (Lq, Lk).
     """
     fn = "alibi_attention"
-    check_qkv(q, k, v, name=fn)
-    _flag(causal, "causal", fn)
-    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
-    if causal and Lk < Lq:
-        raise ValueError(
-            f"{fn}: with causal=True k must have at least as many positions as q, "
-            f"got {Lq} queries and {Lk} keys"
-        )
+    H, Lq, Lk = _check_attention_inputs(q, k, v, causal, fn)
     bias = alibi_bias(
         H, Lq, Lk, causal=causal, symmetric=not causal, device=q.device, dtype=q.dtype
     )
@@ -239,10 +225,9 @@ def alibi_score_mod(
         raise ValueError(f"{fn}: slopes must be a 1-D tensor with one slope per head")
     if not slopes.is_floating_point():
         raise ValueError(f"{fn}: slopes must be a floating tensor, got dtype {slopes.dtype}")
-    if isinstance(q_offset, bool) or not isinstance(q_offset, int) or q_offset < 0:
-        raise ValueError(f"{fn}: q_offset must be a non-negative whole number, got {q_offset!r}")
-    _flag(causal, "causal", fn)
-    _flag(symmetric, "symmetric", fn)
+    chk.nonneg_int("q_offset", q_offset, fn=fn)
+    chk.flag("causal", causal, fn=fn)
+    chk.flag("symmetric", symmetric, fn=fn)
 
     if symmetric:
 
@@ -280,14 +265,7 @@ def alibi_flex_attention(
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
     fn = "alibi_flex_attention"
-    check_qkv(q, k, v, name=fn)
-    _flag(causal, "causal", fn)
-    H, Lq, Lk = q.shape[1], q.shape[2], k.shape[2]
-    if causal and Lk < Lq:
-        raise ValueError(
-            f"{fn}: with causal=True k must have at least as many positions as q, "
-            f"got {Lq} queries and {Lk} keys"
-        )
+    H, Lq, Lk = _check_attention_inputs(q, k, v, causal, fn)
     offset = Lk - Lq
     slopes = alibi_slopes(H, device=q.device, dtype=torch.float32)
     # The causal mask is the block_mask below, so the score_mod only adds the bias.
@@ -312,8 +290,8 @@ class ALiBiAttention(nn.Module):
     def __init__(self, hidden_size: int, num_heads: int, *, causal: bool = True):
         super().__init__()
         fn = "ALiBiAttention"
-        _positive_int(hidden_size, "hidden_size", fn)
-        _positive_int(num_heads, "num_heads", fn)
+        chk.positive_int("hidden_size", hidden_size, fn=fn)
+        chk.positive_int("num_heads", num_heads, fn=fn)
         if hidden_size % num_heads:
             raise ValueError(
                 f"{fn}: hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})"
@@ -321,7 +299,7 @@ class ALiBiAttention(nn.Module):
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
-        self.causal = _flag(causal, "causal", fn)
+        self.causal = chk.flag("causal", causal, fn=fn)
         self.query = nn.Linear(hidden_size, hidden_size)
         self.key = nn.Linear(hidden_size, hidden_size)
         self.value = nn.Linear(hidden_size, hidden_size)
@@ -445,9 +423,9 @@ def lesson_buffer_bytes(max_seq_len: int, *, hidden_size: int = 64, num_heads: i
     storage) and reads the buffer's size: max_seq_len² int64 entries, 512 MiB at 8192.
     """
     fn = "lesson_buffer_bytes"
-    _positive_int(max_seq_len, "max_seq_len", fn)
-    _positive_int(hidden_size, "hidden_size", fn)
-    _positive_int(num_heads, "num_heads", fn)
+    chk.positive_int("max_seq_len", max_seq_len, fn=fn)
+    chk.positive_int("hidden_size", hidden_size, fn=fn)
+    chk.positive_int("num_heads", num_heads, fn=fn)
     with torch.device("meta"):
         module = LessonALiBiAttention(hidden_size, num_heads, max_seq_len=max_seq_len)
     buf = module.state_dict()["distance_matrix"]

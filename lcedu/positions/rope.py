@@ -9,35 +9,13 @@ for bit. Context-extension scalings (PI, NTK, YaRN, Llama 3) live in `scaling.py
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Mapping
-from typing import Any
-
 import torch
-from torch import nn
 
-__all__ = ["rope_inv_freq", "rope_cos_sin", "apply_rope", "rotate_half", "RotaryEmbedding"]
+from lcedu import _checks as chk
 
-_STYLES = ("half", "interleaved")
+__all__ = ["rope_inv_freq", "rope_cos_sin", "apply_rope", "rotate_half", "STYLES"]
 
-
-def _check_dim(dim: Any) -> int:
-    # numbers.Integral: Python ints and NumPy/other integer scalars alike (not bools)
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-        raise ValueError(f"dim must be a positive even integer, got {dim!r}")
-    dim = int(dim)
-    if dim <= 0 or dim % 2:
-        raise ValueError(f"dim must be a positive even integer (RoPE rotates pairs), got {dim}")
-    return dim
-
-
-def _check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return float(value)
+STYLES = ("half", "interleaved")
 
 
 def rope_inv_freq(dim: int, base: float = 10000.0) -> torch.Tensor:
@@ -49,8 +27,8 @@ def rope_inv_freq(dim: int, base: float = 10000.0) -> torch.Tensor:
     >>> rope_inv_freq(4, base=100.0)
     tensor([1.0000, 0.1000])
     """
-    dim = _check_dim(dim)
-    base = _check_positive("base", base)
+    dim = chk.positive_int("dim", dim, multiple_of=2, what="a positive even integer")
+    base = chk.positive_real("base", base)
     if base == 1.0:
         raise ValueError("base must differ from 1 (every frequency would be 1), got 1")
     exponent = torch.arange(0, dim, 2, dtype=torch.int64).to(dtype=torch.float) / dim
@@ -85,10 +63,7 @@ def rope_cos_sin(
     if not isinstance(inv_freq, torch.Tensor) or inv_freq.ndim != 1 or inv_freq.numel() == 0:
         raise ValueError("inv_freq must be a non-empty 1-D tensor (one frequency per pair of dims)")
     work = torch.float64 if inv_freq.dtype == torch.float64 else torch.float32
-    if isinstance(attention_scaling, bool) or not isinstance(attention_scaling, numbers.Real):
-        raise ValueError(f"attention_scaling must be a number, got {attention_scaling!r}")
-    if not math.isfinite(attention_scaling) or attention_scaling <= 0:
-        raise ValueError(f"attention_scaling must be positive, got {attention_scaling}")
+    attention_scaling = chk.positive_real("attention_scaling", attention_scaling)
     inv = inv_freq.to(device=positions.device, dtype=work)
     # Outer product: one angle per (position, frequency). Hugging Face computes it as a
     # matmul with an inner dimension of 1, which is the same single product per entry.
@@ -128,8 +103,7 @@ def apply_rope(
     `rotate_half`); style="interleaved" pairs dims 2i and 2i+1 (GPT-J, the original Meta
     Llama code). The result has x's dtype.
     """
-    if style not in _STYLES:
-        raise ValueError(f"style must be 'half' or 'interleaved', got {style!r}")
+    chk.one_of("style", style, STYLES)
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
         raise ValueError(f"x must be a tensor of shape (batch, heads, L, head_dim), got {shape}")
@@ -174,144 +148,3 @@ def apply_rope(
     cos = cos.repeat_interleave(2, dim=-1)
     sin = sin.repeat_interleave(2, dim=-1)
     return x * cos + _rotate_interleaved(x) * sin
-
-
-# Hugging Face `rope_parameters` names → ours (RotaryEmbedding accepts either)
-_HF_TYPES = {"dynamic": "dynamic_ntk"}
-_HF_KEYS = {"original_max_position_embeddings": "original_max_position"}
-
-
-class RotaryEmbedding(nn.Module):
-    """RoPE as a module: holds `inv_freq` (and `attention_factor`), returns cos/sin.
-
-    `scaling` is None (plain RoPE) or a dict naming a method of `lcedu.positions.scaling`
-    and its keyword arguments, e.g. ``{"type": "yarn", "factor": 8,
-    "original_max_position": 4096}`` or ``{"type": "linear", "factor": 4}``. Types:
-    "linear" (PI), "ntk_aware", "dynamic_ntk", "yarn", "llama3". For "dynamic_ntk" the
-    frequencies are recomputed for each call from the largest position seen (seq_len =
-    max position + 1), as Hugging Face's dynamic RoPE does; all others are fixed. One
-    difference: Hugging Face's module also caches, keeping grown frequencies for later,
-    shorter calls until the length drops back inside the original; here a call depends
-    only on its own positions.
-
-    A Hugging Face ``rope_parameters`` dict is accepted as well: "rope_type" for "type",
-    its type names "default" (plain RoPE) and "dynamic", "original_max_position_embeddings"
-    for "original_max_position", and a "rope_theta" equal to `base`.
-
-    >>> rope = RotaryEmbedding(8, scaling={"type": "linear", "factor": 2})
-    >>> q = torch.zeros(1, 2, 5, 8)
-    >>> cos, sin = rope(q)
-    >>> tuple(cos.shape), tuple(rope.rotate(q).shape)
-    ((5, 8), (1, 2, 5, 8))
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        base: float = 10000.0,
-        scaling: Mapping[str, Any] | None = None,
-        *,
-        style: str = "half",
-    ) -> None:
-        super().__init__()
-        self.dim = _check_dim(dim)
-        self.base = _check_positive("base", base)
-        if style not in _STYLES:
-            raise ValueError(f"style must be 'half' or 'interleaved', got {style!r}")
-        self.style = style
-        self.scaling = self._check_scaling(scaling, self.base)
-        if self.scaling is None:
-            inv_freq, factor = rope_inv_freq(self.dim, self.base), 1.0
-        else:
-            inv_freq, factor = self._scaled(seq_len=None)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
-        self.attention_factor = float(factor)
-
-    @staticmethod
-    def _check_scaling(scaling: Mapping[str, Any] | None, base: float) -> dict[str, Any] | None:
-        from lcedu.positions import scaling as methods  # local: scaling imports this module
-
-        if scaling is None:
-            return None
-        if not isinstance(scaling, Mapping) or not ({"type", "rope_type"} & set(scaling)):
-            raise ValueError(
-                "scaling must be None or a dict with a 'type' key, e.g. "
-                "{'type': 'linear', 'factor': 4}"
-            )
-        kwargs = dict(scaling)
-        kind = kwargs.pop("type", None)
-        hf_kind = kwargs.pop("rope_type", None)
-        if kind is not None and hf_kind is not None and kind != hf_kind:
-            raise ValueError(f"'type' ({kind!r}) and 'rope_type' ({hf_kind!r}) disagree")
-        kind = kind if kind is not None else hf_kind
-        if not isinstance(kind, str):
-            raise ValueError(f"the scaling type must be a string such as 'yarn', got {kind!r}")
-        kind = _HF_TYPES.get(kind, kind)
-        if kind == "default":
-            return None
-        if kind not in methods.SCALINGS:
-            raise ValueError(
-                f"unknown scaling type {kind!r}; choose one of {sorted(methods.SCALINGS)}"
-            )
-        for hf_key, key in _HF_KEYS.items():
-            if hf_key in kwargs:
-                if key in kwargs:
-                    raise ValueError(f"give {key!r} or {hf_key!r}, not both")
-                kwargs[key] = kwargs.pop(hf_key)
-        if "rope_theta" in kwargs:
-            theta = kwargs.pop("rope_theta")
-            if theta is not None and theta != base:
-                raise ValueError(
-                    f"rope_theta in the scaling dict ({theta}) differs from base ({base}); "
-                    "give the base to RotaryEmbedding itself"
-                )
-        for reserved in ("dim", "base"):
-            if reserved in kwargs:
-                raise ValueError(
-                    f"give {reserved!r} to RotaryEmbedding itself, not inside the scaling dict"
-                )
-        if kind == "dynamic_ntk" and "seq_len" in kwargs:
-            raise ValueError("dynamic_ntk takes seq_len from the positions at each call; drop it")
-        return {"type": kind, **kwargs}
-
-    def _scaled(self, seq_len: int | None) -> tuple[torch.Tensor, float]:
-        from lcedu.positions import scaling as methods
-
-        kwargs = {k: v for k, v in self.scaling.items() if k != "type"}
-        fn = methods.SCALINGS[self.scaling["type"]]
-        if self.scaling["type"] == "dynamic_ntk":
-            kwargs["seq_len"] = seq_len or kwargs.get("original_max_position", 1)
-        try:
-            return fn(self.dim, self.base, **kwargs)
-        except TypeError as err:
-            raise ValueError(f"bad arguments for scaling {self.scaling['type']!r}: {err}") from None
-
-    def forward(
-        self, x: torch.Tensor, positions: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, sin) for `positions` (default: 0 … L−1 with L = x.shape[-2]), in x's dtype."""
-        if not isinstance(x, torch.Tensor) or x.ndim < 2:
-            raise ValueError("x must be a tensor whose second-to-last dim is the sequence length")
-        if positions is None:
-            positions = torch.arange(x.shape[-2], device=x.device)
-        if not isinstance(positions, torch.Tensor):
-            raise ValueError("positions must be a torch.Tensor of shape (L,) or (batch, L)")
-        inv_freq = self.inv_freq
-        if self.scaling is not None and self.scaling["type"] == "dynamic_ntk":
-            seq_len = int(positions.max().item()) + 1 if positions.numel() else 1
-            inv_freq, _ = self._scaled(seq_len=seq_len)
-        cos, sin = rope_cos_sin(
-            positions.to(x.device), inv_freq.to(x.device), attention_scaling=self.attention_factor
-        )
-        return cos.to(x.dtype), sin.to(x.dtype)
-
-    def rotate(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """Apply this rotary embedding to x (batch, heads, L, dim) at `positions`."""
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[-1] != self.dim:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
-            raise ValueError(f"x must have shape (batch, heads, L, {self.dim}), got {shape}")
-        cos, sin = self(x, positions)
-        return apply_rope(x, cos, sin, style=self.style)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}, base={self.base:g}, scaling={self.scaling}, style={self.style!r}"

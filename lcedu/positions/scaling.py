@@ -11,13 +11,13 @@ differ from the real methods (ERRATA 9–14).
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
-from lcedu.positions.rope import _check_dim, _check_positive, rope_inv_freq
+from lcedu import _checks as chk
+from lcedu.positions.rope import rope_inv_freq
 
 __all__ = [
     "linear",
@@ -31,6 +31,8 @@ __all__ = [
     "yarn_mscale",
     "llama3",
     "SCALINGS",
+    "normalize_scaling",
+    "rope_frequencies",
     "lesson_position_interpolation",
     "lesson_yarn_correction_range",
     "lesson_yarn_inv_freq",
@@ -39,36 +41,47 @@ __all__ = [
 ]
 
 
-def _check_real(name: str, value: Any) -> float:
-    """A finite real number (int, float or NumPy scalar; not bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+# --------------------------------------------------------------------------- validation
+# Each public method checks its arguments once, here; the private arithmetic below trusts them.
+def _dim(dim: Any, *, at_least: int = 2, method: str = "") -> int:
+    dim = chk.positive_int("dim", dim, multiple_of=2, what="a positive even integer")
+    if dim < at_least:
+        raise ValueError(
+            f"{method} scaling needs dim >= {at_least} (it divides by dim − 2), got {dim}"
+        )
+    return dim
 
 
-def _check_factor(factor: Any) -> float:
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
-        raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
-    if not math.isfinite(factor):
-        raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
+def _base(base: Any) -> float:
+    base = chk.positive_real("base", base)
+    if base <= 1:
+        raise ValueError(f"base must be greater than 1, got {base}")
+    return base
+
+
+def _factor(factor: Any) -> float:
+    factor = chk.real("factor", factor)
     if factor < 1:
         raise ValueError(
             f"factor must be >= 1 (the context is extended by this factor), got {factor}"
         )
-    return float(factor)
+    return factor
 
 
-def _check_length(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer number of tokens, got {value!r}")
-    return int(value)
+def _tokens(name: str, value: Any) -> int:
+    return chk.positive_int(name, value, what="a positive integer number of tokens")
 
 
-def _check_base(base: Any) -> float:
-    base = _check_positive("base", base)
-    if base <= 1:
-        raise ValueError(f"base must be greater than 1, got {base}")
-    return base
+def _betas(beta_fast: Any, beta_slow: Any) -> tuple[float, float]:
+    beta_fast, beta_slow = chk.real("beta_fast", beta_fast), chk.real("beta_slow", beta_slow)
+    if beta_slow <= 0:
+        raise ValueError(f"beta_slow must be positive, got {beta_slow}")
+    if beta_fast <= beta_slow:
+        raise ValueError(
+            f"beta_fast must be greater than beta_slow (fast dims turn more often), "
+            f"got beta_fast={beta_fast}, beta_slow={beta_slow}"
+        )
+    return beta_fast, beta_slow
 
 
 # --------------------------------------------------------------------------- PI
@@ -78,22 +91,21 @@ def linear(dim: int, base: float, factor: float) -> tuple[torch.Tensor, float]:
     Dividing θ_i by s is the same as feeding positions m/s (the lesson's PI): the extended
     context is squeezed into the trained range. Attention factor 1.
     """
-    dim = _check_dim(dim)
-    base, factor = _check_base(base), _check_factor(factor)
+    dim, base, factor = _dim(dim), _base(base), _factor(factor)
     inv_freq = rope_inv_freq(dim, base)
     inv_freq /= factor
     return inv_freq, 1.0
 
 
 # --------------------------------------------------------------------------- NTK
+def _ntk_base(dim: int, base: float, factor: float) -> float:
+    return base * factor ** (dim / (dim - 2))
+
+
 def ntk_aware_base(dim: int, base: float, factor: float) -> float:
     """The NTK-aware base b·s^(d/(d−2)): the slowest frequency is interpolated by exactly s,
     the fastest is left unchanged, and everything between is spread geometrically."""
-    dim = _check_dim(dim)
-    if dim < 4:
-        raise ValueError(f"NTK-aware scaling needs dim >= 4 (it divides by dim − 2), got {dim}")
-    base, factor = _check_base(base), _check_factor(factor)
-    return base * factor ** (dim / (dim - 2))
+    return _ntk_base(_dim(dim, at_least=4, method="NTK-aware"), _base(base), _factor(factor))
 
 
 def ntk_aware(dim: int, base: float, factor: float) -> tuple[torch.Tensor, float]:
@@ -110,29 +122,52 @@ def dynamic_ntk(
     b·(s·L/L_orig − (s − 1))^(d/(d−2)) (Hugging Face's "dynamic" rope type), so the
     stretch grows with the text instead of being paid up front.
     """
-    dim = _check_dim(dim)
-    if dim < 4:
-        raise ValueError(f"dynamic NTK scaling needs dim >= 4 (it divides by dim − 2), got {dim}")
-    base, factor = _check_base(base), _check_factor(factor)
-    original = _check_length("original_max_position", original_max_position)
-    seq_len = max(_check_length("seq_len", seq_len), original)
+    dim = _dim(dim, at_least=4, method="dynamic NTK")
+    base, factor = _base(base), _factor(factor)
+    original = _tokens("original_max_position", original_max_position)
+    seq_len = max(_tokens("seq_len", seq_len), original)
     new_base = base * ((factor * seq_len / original) - (factor - 1)) ** (dim / (dim - 2))
     return rope_inv_freq(dim, new_base), 1.0
 
 
 # --------------------------------------------------------------------------- YaRN
+def _correction_dim(num_rotations: float, dim: int, base: float, original: int) -> float:
+    return (dim * math.log(original / (num_rotations * 2 * math.pi))) / (2 * math.log(base))
+
+
+def _correction_range(
+    dim: int, base: float, original: int, beta_fast: float, beta_slow: float, truncate: bool
+) -> tuple[float, float]:
+    low = _correction_dim(beta_fast, dim, base, original)
+    high = _correction_dim(beta_slow, dim, base, original)
+    if truncate:
+        low, high = math.floor(low), math.ceil(high)
+    return max(low, 0), min(high, dim - 1)
+
+
+def _ramp(low: float, high: float, n: int) -> torch.Tensor:
+    if low == high:
+        high += 0.001
+    linear_func = (torch.arange(n, dtype=torch.float32) - low) / (high - low)
+    return torch.clamp(linear_func, 0, 1)
+
+
+def _mscale(factor: float, mscale: float = 1.0) -> float:
+    if factor <= 1:
+        return 1.0
+    return 0.1 * mscale * math.log(factor) + 1.0
+
+
 def yarn_correction_dim(
     num_rotations: float, dim: int, base: float, original_max_position: int
 ) -> float:
     """The (fractional) dim-pair index whose wavelength fits `num_rotations` times into the
     original context: d·ln(L_orig / (2π·r)) / (2·ln base)."""
-    num_rotations = _check_real("num_rotations", num_rotations)
+    num_rotations = chk.real("num_rotations", num_rotations)
     if num_rotations <= 0:
         raise ValueError(f"num_rotations must be positive, got {num_rotations}")
-    dim = _check_dim(dim)
-    base = _check_base(base)
-    original = _check_length("original_max_position", original_max_position)
-    return (dim * math.log(original / (num_rotations * 2 * math.pi))) / (2 * math.log(base))
+    original = _tokens("original_max_position", original_max_position)
+    return _correction_dim(num_rotations, _dim(dim), _base(base), original)
 
 
 def yarn_correction_range(
@@ -150,23 +185,11 @@ def yarn_correction_range(
     low = floor(dim(β_fast)), high = ceil(dim(β_slow)) when `truncate`, clamped to
     [0, dim − 1] as in Hugging Face and the YaRN authors' code.
     """
-    beta_fast = _check_real("beta_fast", beta_fast)
-    beta_slow = _check_real("beta_slow", beta_slow)
-    if beta_slow <= 0:
-        raise ValueError(f"beta_slow must be positive, got {beta_slow}")
-    if beta_fast <= beta_slow:
-        raise ValueError(
-            f"beta_fast must be greater than beta_slow (fast dims turn more often), "
-            f"got beta_fast={beta_fast}, beta_slow={beta_slow}"
-        )
-    if not isinstance(truncate, bool):
-        raise ValueError(f"truncate must be True or False, got {truncate!r}")
-    dim = _check_dim(dim)
-    low = yarn_correction_dim(beta_fast, dim, base, original_max_position)
-    high = yarn_correction_dim(beta_slow, dim, base, original_max_position)
-    if truncate:
-        low, high = math.floor(low), math.ceil(high)
-    return max(low, 0), min(high, dim - 1)
+    beta_fast, beta_slow = _betas(beta_fast, beta_slow)
+    truncate = chk.flag("truncate", truncate)
+    dim, base = _dim(dim), _base(base)
+    original = _tokens("original_max_position", original_max_position)
+    return _correction_range(dim, base, original, beta_fast, beta_slow, truncate)
 
 
 def yarn_ramp(low: float, high: float, n: int) -> torch.Tensor:
@@ -175,24 +198,18 @@ def yarn_ramp(low: float, high: float, n: int) -> torch.Tensor:
     0 = extrapolate (keep the frequency), 1 = interpolate (divide by the factor). When
     low == high the denominator gets 0.001 added, as in Hugging Face, to avoid 0/0.
     """
-    low, high = _check_real("low", low), _check_real("high", high)
+    low, high = chk.real("low", low), chk.real("high", high)
     if high < low:
         raise ValueError(f"high must be >= low, got low={low}, high={high}")
-    n = _check_length("n", n)
-    if low == high:
-        high += 0.001
-    linear_func = (torch.arange(n, dtype=torch.float32) - low) / (high - low)
-    return torch.clamp(linear_func, 0, 1)
+    return _ramp(low, high, _tokens("n", n))
 
 
 def yarn_mscale(factor: float, mscale: float = 1.0) -> float:
     """YaRN's temperature 0.1·mscale·ln(s) + 1 for s > 1, and exactly 1 for s ≤ 1."""
-    factor, mscale = _check_real("factor", factor), _check_real("mscale", mscale)
+    factor, mscale = chk.real("factor", factor), chk.real("mscale", mscale)
     if factor <= 0:
         raise ValueError(f"factor must be a positive number, got {factor!r}")
-    if factor <= 1:
-        return 1.0
-    return 0.1 * mscale * math.log(factor) + 1.0
+    return _mscale(factor, mscale)
 
 
 def yarn(
@@ -218,27 +235,26 @@ def yarn(
     `mscale_all_dim` (or the reverse) leaves the factor at yarn_mscale(s). The base is NOT
     changed (that is NTK-aware scaling).
     """
-    dim = _check_dim(dim)
-    base, factor = _check_base(base), _check_factor(factor)
-    original = _check_length("original_max_position", original_max_position)
+    dim, base, factor = _dim(dim), _base(base), _factor(factor)
+    original = _tokens("original_max_position", original_max_position)
     if mscale is not None:
-        mscale = _check_real("mscale", mscale)
+        mscale = chk.real("mscale", mscale)
     if mscale_all_dim is not None:
-        mscale_all_dim = _check_real("mscale_all_dim", mscale_all_dim)
+        mscale_all_dim = chk.real("mscale_all_dim", mscale_all_dim)
     if attention_factor is None:
         if mscale and mscale_all_dim:
-            attention_factor = yarn_mscale(factor, mscale) / yarn_mscale(factor, mscale_all_dim)
+            attention_factor = _mscale(factor, mscale) / _mscale(factor, mscale_all_dim)
         else:
-            attention_factor = yarn_mscale(factor)
+            attention_factor = _mscale(factor)
     else:
-        attention_factor = _check_positive("attention_factor", attention_factor)
-    low, high = yarn_correction_range(
-        dim, base, original, beta_fast=beta_fast, beta_slow=beta_slow, truncate=truncate
-    )
+        attention_factor = chk.positive_real("attention_factor", attention_factor)
+    beta_fast, beta_slow = _betas(beta_fast, beta_slow)
+    truncate = chk.flag("truncate", truncate)
+    low, high = _correction_range(dim, base, original, beta_fast, beta_slow, truncate)
     pos_freqs = base ** (torch.arange(0, dim, 2).to(dtype=torch.float) / dim)
     inv_freq_extrapolation = 1.0 / pos_freqs
     inv_freq_interpolation = 1.0 / (factor * pos_freqs)
-    ramp = yarn_ramp(low, high, dim // 2)
+    ramp = _ramp(low, high, dim // 2)
     inv_freq = inv_freq_extrapolation * (1 - ramp) + inv_freq_interpolation * ramp
     return inv_freq, float(attention_factor)
 
@@ -257,11 +273,10 @@ def llama3(
     longer than L_orig/low_freq_factor are divided by s, and a linear blend in
     L_orig/wavelength joins the two. Attention factor 1. (Meta used s=8, 1, 4, L_orig=8192.)
     """
-    dim = _check_dim(dim)
-    base, factor = _check_base(base), _check_factor(factor)
-    old_context_len = _check_length("original_max_position", original_max_position)
-    low_freq_factor = _check_positive("low_freq_factor", low_freq_factor)
-    high_freq_factor = _check_positive("high_freq_factor", high_freq_factor)
+    dim, base, factor = _dim(dim), _base(base), _factor(factor)
+    old_context_len = _tokens("original_max_position", original_max_position)
+    low_freq_factor = chk.positive_real("low_freq_factor", low_freq_factor)
+    high_freq_factor = chk.positive_real("high_freq_factor", high_freq_factor)
     if high_freq_factor <= low_freq_factor:
         raise ValueError(
             "high_freq_factor must be greater than low_freq_factor, got "
@@ -278,6 +293,9 @@ def llama3(
     return torch.where(is_medium, smoothed, inv_freq_llama), 1.0
 
 
+# --------------------------------------------------------------------------- the registry
+# One name → one pure function (dim, base, **parameters) -> (inv_freq, attention_factor), as
+# Hugging Face's ROPE_INIT_FUNCTIONS. Plain RoPE ("default") is `rope_inv_freq` itself.
 SCALINGS: dict[str, Callable[..., tuple[torch.Tensor, float]]] = {
     "linear": linear,
     "ntk_aware": ntk_aware,
@@ -285,6 +303,90 @@ SCALINGS: dict[str, Callable[..., tuple[torch.Tensor, float]]] = {
     "yarn": yarn,
     "llama3": llama3,
 }
+
+# Hugging Face `rope_parameters` names → ours (both are accepted)
+_HF_TYPES = {"dynamic": "dynamic_ntk"}
+_HF_KEYS = {"original_max_position_embeddings": "original_max_position"}
+
+
+def normalize_scaling(
+    scaling: Mapping[str, Any] | None, base: float | None = None
+) -> dict[str, Any] | None:
+    """A scaling dict in our names, ``{"type": name, **parameters}``, or None (plain RoPE).
+
+    Accepts ``{"type": "yarn", "factor": 8, "original_max_position": 4096}`` and Hugging
+    Face's ``rope_parameters`` ("rope_type", "default", "dynamic",
+    "original_max_position_embeddings", a "rope_theta" equal to `base`).
+    """
+    if scaling is None:
+        return None
+    if not isinstance(scaling, Mapping) or not ({"type", "rope_type"} & set(scaling)):
+        raise ValueError(
+            "scaling must be None or a dict with a 'type' key, e.g. "
+            "{'type': 'linear', 'factor': 4}"
+        )
+    kwargs = dict(scaling)
+    kind = kwargs.pop("type", None)
+    hf_kind = kwargs.pop("rope_type", None)
+    if kind is not None and hf_kind is not None and kind != hf_kind:
+        raise ValueError(f"'type' ({kind!r}) and 'rope_type' ({hf_kind!r}) disagree")
+    kind = kind if kind is not None else hf_kind
+    if not isinstance(kind, str):
+        raise ValueError(f"the scaling type must be a string such as 'yarn', got {kind!r}")
+    kind = _HF_TYPES.get(kind, kind)
+    if kind == "default":
+        return None
+    if kind not in SCALINGS:
+        raise ValueError(f"unknown scaling type {kind!r}; choose one of {sorted(SCALINGS)}")
+    for hf_key, key in _HF_KEYS.items():
+        if hf_key in kwargs:
+            if key in kwargs:
+                raise ValueError(f"give {key!r} or {hf_key!r}, not both")
+            kwargs[key] = kwargs.pop(hf_key)
+    if "rope_theta" in kwargs:
+        theta = kwargs.pop("rope_theta")
+        if theta is not None and theta != base:
+            raise ValueError(
+                f"rope_theta in the scaling dict ({theta}) differs from base ({base}); "
+                "give the base to RotaryEmbedding itself"
+            )
+    for reserved in ("dim", "base"):
+        if reserved in kwargs:
+            raise ValueError(
+                f"give {reserved!r} to RotaryEmbedding itself, not inside the scaling dict"
+            )
+    if kind == "dynamic_ntk" and "seq_len" in kwargs:
+        raise ValueError("dynamic_ntk takes seq_len from the positions at each call; drop it")
+    return {"type": kind, **kwargs}
+
+
+def rope_frequencies(
+    dim: int,
+    base: float = 10000.0,
+    scaling: Mapping[str, Any] | None = None,
+    *,
+    seq_len: int | None = None,
+) -> tuple[torch.Tensor, float]:
+    """(inv_freq, attention_factor) of RoPE with `scaling` (None: plain RoPE, factor 1).
+
+    The one entry point from a scaling's name to its frequencies: `scaling` is a dict as
+    `normalize_scaling` accepts. `seq_len` is the current length, used only by
+    "dynamic_ntk" (default: its original_max_position, i.e. no stretch yet).
+
+    >>> inv, factor = rope_frequencies(8, 10000.0, {"type": "linear", "factor": 2})
+    >>> tuple(inv.shape), factor
+    ((4,), 1.0)
+    """
+    spec = normalize_scaling(scaling, base)
+    if spec is None:
+        return rope_inv_freq(dim, base), 1.0
+    kwargs = {k: v for k, v in spec.items() if k != "type"}
+    if spec["type"] == "dynamic_ntk":
+        kwargs["seq_len"] = seq_len or kwargs.get("original_max_position", 1)
+    try:
+        return SCALINGS[spec["type"]](dim, base, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"bad arguments for scaling {spec['type']!r}: {err}") from None
 
 
 # --------------------------------------------------------------------------- the lesson
@@ -296,8 +398,8 @@ def lesson_position_interpolation(
     position_ids: torch.Tensor, original_max_length: int, extended_max_length: int
 ) -> torch.Tensor:
     """The lesson's `linear_position_interpolation`: positions · L_orig / L_ext (float)."""
-    _check_length("original_max_length", original_max_length)
-    _check_length("extended_max_length", extended_max_length)
+    _tokens("original_max_length", original_max_length)
+    _tokens("extended_max_length", extended_max_length)
     if not isinstance(position_ids, torch.Tensor):
         raise ValueError("position_ids must be a torch.Tensor")
     scale = original_max_length / extended_max_length
@@ -308,9 +410,9 @@ def lesson_yarn_correction_range(
     dim: int, original_max_length: int, extended_max_length: int
 ) -> tuple[int, int]:
     """The lesson's (wrong) YaRN range: one expression, floored and ceiled (ERRATUM 10)."""
-    dim = _check_dim(dim)
-    _check_length("original_max_length", original_max_length)
-    _check_length("extended_max_length", extended_max_length)
+    dim = _dim(dim)
+    _tokens("original_max_length", original_max_length)
+    _tokens("extended_max_length", extended_max_length)
     if original_max_length < 2:
         raise ValueError(
             "the sketch divides by ln(original_max_length), so it must be at least 2, "
@@ -335,10 +437,10 @@ def lesson_yarn_inv_freq(
     never uses them (ERRATUM 10): changing them changes nothing.
     """
     del beta_fast, beta_slow  # accepted and ignored, exactly as in the lesson
-    dim = _check_dim(dim)
-    _check_length("original_max_length", original_max_length)
-    _check_length("extended_max_length", extended_max_length)
-    base = _check_base(base)
+    dim = _dim(dim)
+    _tokens("original_max_length", original_max_length)
+    _tokens("extended_max_length", extended_max_length)
+    base = _base(base)
     scale = extended_max_length / original_max_length
     dims = torch.arange(0, dim, 2)
     low, high = lesson_yarn_correction_range(dim, original_max_length, extended_max_length)

@@ -5,20 +5,25 @@ in ``lcedu.practice.guide``, ``lcedu.practice.chunking`` and
 ``lcedu.practice.memory_tricks``.
 """
 
-from lcedu._lazy import lazy_exports
+from lcedu.practice.chunking import chunk_document, chunk_spans, chunk_visibility
+from lcedu.practice.guide import Recommendation, choose_method
+from lcedu.practice.memory_tricks import (
+    Block,
+    BlockStack,
+    autocast_context,
+    saved_activation_bytes,
+    training_step,
+)
 
-_EXPORTS = {
-    "Recommendation": "guide",
-    "choose_method": "guide",
-    "chunk_spans": "chunking",
-    "chunk_document": "chunking",
-    "chunk_visibility": "chunking",
-    "Block": "memory_tricks",
-    "BlockStack": "memory_tricks",
-    "training_step": "memory_tricks",
-    "saved_activation_bytes": "memory_tricks",
-    "autocast_context": "memory_tricks",
-}
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Block",
+    "BlockStack",
+    "Recommendation",
+    "autocast_context",
+    "choose_method",
+    "chunk_document",
+    "chunk_spans",
+    "chunk_visibility",
+    "saved_activation_bytes",
+    "training_step",
+]

@@ -13,16 +13,16 @@ from typing import TypeVar
 
 import torch
 
+from lcedu import _checks as chk
+
 __all__ = ["chunk_spans", "chunk_document", "chunk_visibility"]
 
 T = TypeVar("T")
 
 
 def _check(chunk_size: object, overlap: object) -> tuple[int, int]:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-        raise ValueError(f"overlap must be a whole number >= 0, got {overlap!r}")
+    chk.positive_int("chunk_size", chunk_size)
+    chk.nonneg_int("overlap", overlap)
     if overlap >= chunk_size:
         raise ValueError(
             f"overlap ({overlap}) must be smaller than chunk_size ({chunk_size}), "
@@ -43,8 +43,7 @@ def chunk_spans(n: int, chunk_size: int, overlap: int) -> list[tuple[int, int]]:
     [(0, 4), (3, 7), (6, 10)]
     """
     chunk_size, overlap = _check(chunk_size, overlap)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+    chk.nonneg_int("n", n)
     stride = chunk_size - overlap
     spans, start = [], 0
     while start < n:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from lcedu import _checks as chk
 from lcedu.attention.reference import attention
 
 __all__ = ["Block", "BlockStack", "training_step", "saved_activation_bytes", "autocast_context"]
@@ -64,8 +65,7 @@ class BlockStack(nn.Module):
             ("d_model", d_model),
             ("num_heads", num_heads),
         ):
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be a positive integer, got {val!r}")
+            chk.positive_int(name, val)
         self.blocks = nn.ModuleList(Block(d_model, num_heads) for _ in range(num_layers))
         self.checkpointing = checkpointing
 

@@ -4,14 +4,16 @@ The names are re-exported here (``from lcedu.ssm import selective_scan``); they 
 ``lcedu.ssm.scan``.
 """
 
-from lcedu._lazy import lazy_exports
+from lcedu.ssm.scan import (
+    scan_state_bytes,
+    selective_scan,
+    selective_scan_reference,
+    selective_scan_step,
+)
 
-_EXPORTS = {
-    "selective_scan": "scan",
-    "selective_scan_reference": "scan",
-    "selective_scan_step": "scan",
-    "scan_state_bytes": "scan",
-}
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "scan_state_bytes",
+    "selective_scan",
+    "selective_scan_reference",
+    "selective_scan_step",
+]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from lcedu import _checks as chk
+
 __all__ = [
     "selective_scan",
     "selective_scan_reference",
@@ -130,8 +132,7 @@ def selective_scan(
     Memory: batch·chunk_size·channels·state per chunk, linear in the sequence overall.
     """
     b, L, d, n = _check(x, delta, A, B, C, D)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chk.positive_int("chunk_size", chunk_size)
     h = x.new_zeros(b, d, n)
     ys = []
     for lo in range(0, L, chunk_size):
@@ -160,6 +161,5 @@ def scan_state_bytes(
         ("batch_size", batch_size),
         ("bytes_per_element", bytes_per_element),
     ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"scan_state_bytes: {name} must be a positive integer, got {v!r}")
+        chk.positive_int(name, v, fn="scan_state_bytes")
     return batch_size * channels * state * bytes_per_element

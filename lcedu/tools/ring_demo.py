@@ -1,24 +1,29 @@
 """`lcedu ring-demo`: ring attention for real, in N local processes talking through gloo.
 
 Starts N processes (or joins the ones `torchrun` started), gives each its shard of one
-random sequence, runs `lcedu.attention.ring.ring_attention` (Liu et al., 2023), and checks
+random sequence, runs `lcedu.attention.ring_distributed.ring_attention` (Liu et al., 2023),
+and checks
 the gathered result against PyTorch SDPA over the whole, unsplit sequence. Prints per-rank
 time, bytes sent and error. The launcher is reused by the tests and the notebook.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import queue as queue_mod
 import socket
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 
 import torch
+
+from lcedu import _checks as chk
+from lcedu.attention import ring_layouts as layouts
+from lcedu.testing import close_enough, max_abs_error, tolerance
+from lcedu.tools.args import OneLineParser, usage_error
 
 __all__ = [
     "DemoConfig",
@@ -44,7 +49,7 @@ _DTYPES = {
 _KINDS = ("full", "masked", "skip")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DemoConfig:
     """One ring-attention run: the sequence, the layout, and whether to check gradients."""
 
@@ -109,12 +114,13 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
     import torch.distributed as dist
     import torch.nn.functional as F
 
-    from lcedu.attention.ring import gather_sequence, ring_attention, shard_sequence
-    from lcedu.testing import tolerance
+    from lcedu.attention.ring_distributed import ring_attention
 
     W, rank = dist.get_world_size(), dist.get_rank()
     q, k, v, dout = _inputs(cfg, device)
-    ql, kl, vl, dl = (shard_sequence(t, W, rank, cfg.layout).contiguous() for t in (q, k, v, dout))
+    ql, kl, vl, dl = (
+        layouts.shard_sequence(t, W, rank, cfg.layout).contiguous() for t in (q, k, v, dout)
+    )
     if cfg.backward:
         ql, kl, vl = (t.requires_grad_() for t in (ql, kl, vl))
     stats: dict = {}
@@ -148,40 +154,28 @@ def _run_config(cfg: DemoConfig, device: torch.device) -> DemoResult | RankResul
     ref_in = [t.detach().clone().requires_grad_(cfg.backward) for t in (q, k, v)]
     ref = F.scaled_dot_product_attention(*ref_in, is_causal=cfg.causal)
     result = DemoResult(cfg, W, dist.get_backend())
-    full = gather_sequence(outs, cfg.layout)
-    err = _err(full, ref)
-    result.max_error = err
+    full = layouts.gather_sequence(outs, cfg.layout)
+    result.max_error = max_abs_error(full, ref)
     for r in range(W):
-        shard_err = _err(outs[r], shard_sequence(ref.detach(), W, r, cfg.layout))
+        shard_err = max_abs_error(outs[r], layouts.shard_sequence(ref.detach(), W, r, cfg.layout))
         sent, kinds = int(rows[r][1]), [_KINDS[int(c)] for c in rows[r][2:]]
         result.ranks.append(RankResult(r, float(rows[r][0]), sent, kinds, shard_err))
     if cfg.backward:
         ref_grads = torch.autograd.grad(ref, ref_in, dout)
         result.grad_error = max(
-            _err(gather_sequence(parts, cfg.layout), rg) for parts, rg in zip(gparts, ref_grads)
+            max_abs_error(layouts.gather_sequence(parts, cfg.layout), rg)
+            for parts, rg in zip(gparts, ref_grads)
         )
-    tol = tolerance(_DTYPES[cfg.dtype], device)
-    result.tolerance = tol
-    ok = _within(full, ref, tol)
+    dtype = _DTYPES[cfg.dtype]
+    result.tolerance = tolerance(dtype, device)
+    ok = close_enough(full, ref.detach(), dtype, device)
     if cfg.backward:
         ok = ok and all(
-            _within(gather_sequence(parts, cfg.layout), rg, tol)
+            close_enough(layouts.gather_sequence(parts, cfg.layout), rg, dtype, device)
             for parts, rg in zip(gparts, ref_grads)
         )
     result.ok = bool(ok)
     return result
-
-
-def _err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.detach().double().cpu() - b.detach().double().cpu()).abs().max())
-
-
-def _within(a: torch.Tensor, b: torch.Tensor, tol) -> bool:
-    return bool(
-        torch.allclose(
-            a.detach().double().cpu(), b.detach().double().cpu(), rtol=tol.rtol, atol=tol.atol
-        )
-    )
 
 
 def _pick_device(backend: str, rank: int) -> torch.device:
@@ -199,7 +193,7 @@ def probe_mismatched_shapes(cfg: DemoConfig, device: torch.device) -> str:
     """
     import torch.distributed as dist
 
-    from lcedu.attention.ring import ring_attention
+    from lcedu.attention.ring_distributed import ring_attention
 
     n = 2 + dist.get_rank()
     x = torch.zeros(cfg.batch, cfg.heads, n, cfg.head_dim, device=device)
@@ -220,7 +214,7 @@ def probe_subgroup(cfg: DemoConfig, device: torch.device) -> list[float]:
     import torch.distributed as dist
     import torch.nn.functional as F
 
-    from lcedu.attention.ring import ring_attention, shard_sequence
+    from lcedu.attention.ring_distributed import ring_attention
 
     W, rank = dist.get_world_size(), dist.get_rank()
     members = list(range(1, W))
@@ -229,10 +223,10 @@ def probe_subgroup(cfg: DemoConfig, device: torch.device) -> list[float]:
     if rank in members:
         g, gw = dist.get_rank(group), len(members)
         q, k, v, _ = _inputs(cfg, device)
-        parts = [shard_sequence(t, gw, g, cfg.layout).contiguous() for t in (q, k, v)]
+        parts = [layouts.shard_sequence(t, gw, g, cfg.layout).contiguous() for t in (q, k, v)]
         out = ring_attention(*parts, group=group, causal=cfg.causal, layout=cfg.layout)
         ref = F.scaled_dot_product_attention(q, k, v, is_causal=cfg.causal)
-        err = _err(out, shard_sequence(ref, gw, g, cfg.layout))
+        err = max_abs_error(out, layouts.shard_sequence(ref, gw, g, cfg.layout))
     errs = [torch.zeros(1, dtype=torch.float64, device=device) for _ in range(W)]
     dist.all_gather(errs, torch.tensor([err], dtype=torch.float64, device=device))
     dist.destroy_process_group(group)
@@ -283,8 +277,8 @@ def run_local(
     """
     import multiprocessing as mp
 
-    if not isinstance(world_size, int) or isinstance(world_size, bool) or world_size < 1:
-        raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
+    world_size = layouts.check_world(world_size)
+    timeout = chk.positive_real("timeout", timeout)
     if not configs:
         raise ValueError("configs must list at least one DemoConfig")
     for cfg in configs:
@@ -298,7 +292,9 @@ def run_local(
         start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(start_method)
     if start_method == "forkserver":  # takes effect when the server starts (first launch)
-        ctx.set_forkserver_preload(["torch", "lcedu.attention.ring", "lcedu.attention.ring_demo"])
+        ctx.set_forkserver_preload(
+            ["torch", "lcedu.attention.ring_distributed", "lcedu.tools.ring_demo"]
+        )
     q = ctx.Queue()
     port = free_port()
     procs = [
@@ -355,21 +351,14 @@ def run_local(
 
 
 def _validate_config(cfg: DemoConfig, world_size: int) -> None:
-    from lcedu.attention.ring import LAYOUTS
-
-    if cfg.layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {cfg.layout!r}")
-    if cfg.dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}; got {cfg.dtype!r}")
-    parts = 2 * world_size if cfg.layout == "zigzag" else world_size
-    if cfg.seq_len < 1 or cfg.seq_len % parts:
-        raise ValueError(
-            f"sequence length {cfg.seq_len} is not divisible by "
-            f"{'2·world_size' if cfg.layout == 'zigzag' else 'world_size'} = {parts}"
-        )
-    for name in ("batch", "heads", "head_dim"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)}")
+    if not isinstance(cfg, DemoConfig):
+        raise ValueError(f"configs must hold DemoConfig objects, got {type(cfg).__name__}")
+    layouts.check_layout(cfg.layout)
+    chk.one_of("dtype", cfg.dtype, _DTYPES)
+    for name in ("seq_len", "batch", "heads", "head_dim"):
+        chk.positive_int(name, getattr(cfg, name))
+    chk.nonneg_int("seed", cfg.seed)
+    layouts.check_divisible(cfg.seq_len, world_size, cfg.layout)
 
 
 def run_ring_demo(
@@ -388,7 +377,15 @@ def run_ring_demo(
 ) -> DemoResult:
     """One config in `world_size` local gloo processes (what `lcedu ring-demo` runs)."""
     cfg = DemoConfig(
-        seq_len, batch, heads, head_dim, bool(causal), layout, dtype, seed, bool(backward)
+        seq_len=seq_len,
+        batch=batch,
+        heads=heads,
+        head_dim=head_dim,
+        causal=bool(causal),
+        layout=layout,
+        dtype=dtype,
+        seed=seed,
+        backward=bool(backward),
     )
     return run_local(world_size, [cfg], timeout=timeout)[0]
 
@@ -420,8 +417,11 @@ def format_results(res: DemoResult, *, timings: bool = True) -> str:
 # ----- command line ------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+PER_RANK = 1024  # default tokens per process: the default length suits every world size
+
+
+def _parser() -> OneLineParser:
+    p = OneLineParser(
         prog="lcedu ring-demo",
         description="Run ring attention across N local processes (gloo on CPU) and check it "
         "against SDPA on the whole sequence. Under torchrun (RANK/WORLD_SIZE set), joins the "
@@ -429,8 +429,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--world-size", type=int, default=4, help="number of processes (default 4)")
     p.add_argument("--causal", action="store_true", help="causal attention")
-    p.add_argument("--layout", choices=["contiguous", "zigzag", "striped"], default="contiguous")
-    p.add_argument("--seq-len", type=int, default=4096, help="total sequence length")
+    p.add_argument("--layout", choices=layouts.LAYOUTS, default="contiguous")
+    p.add_argument(
+        "--seq-len",
+        type=int,
+        default=None,
+        help=f"total sequence length (default {PER_RANK} per process: 4096 for 4)",
+    )
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--head-dim", type=int, default=64)
@@ -467,28 +472,24 @@ def _main_torchrun(cfg: DemoConfig, backend: str, timeout: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    cfg = DemoConfig(
-        args.seq_len,
-        args.batch,
-        args.heads,
-        args.head_dim,
-        args.causal,
-        args.layout,
-        args.dtype,
-        args.seed,
-        args.backward,
-    )
     under_torchrun = "RANK" in os.environ and "WORLD_SIZE" in os.environ
     try:
+        world = int(os.environ["WORLD_SIZE"]) if under_torchrun else args.world_size
+        if world < 1:
+            raise ValueError(f"--world-size must be at least 1, got {world}")
+        given = {f.name: getattr(args, f.name) for f in fields(DemoConfig)}  # flag per field
+        if given["seq_len"] is None:
+            given["seq_len"] = PER_RANK * world
+        cfg = DemoConfig(**given)
+        _validate_config(cfg, world)
+        chk.positive_real("timeout", args.timeout)
         if under_torchrun:
             backend = args.backend or ("nccl" if torch.cuda.is_available() else "gloo")
             return _main_torchrun(cfg, backend, args.timeout)
-        if args.world_size < 1:
-            raise ValueError(f"--world-size must be at least 1, got {args.world_size}")
-        res = run_local(
-            args.world_size, [cfg], backend=args.backend or "gloo", timeout=args.timeout
-        )[0]
-    except (ValueError, RuntimeError) as e:
+        res = run_local(world, [cfg], backend=args.backend or "gloo", timeout=args.timeout)[0]
+    except ValueError as e:  # a bad argument: one line
+        return usage_error("lcedu ring-demo", str(e))
+    except RuntimeError as e:  # a worker failed: its report, as it came
         print(f"lcedu ring-demo: {e}", file=sys.stderr)
         return 2
     print(format_results(res))
