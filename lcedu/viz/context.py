@@ -11,9 +11,14 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from lcedu.kvcache.memory import ModelShape, format_bytes
+from lcedu.kvcache.memory import MODEL_PRESETS, ModelShape, format_bytes
 
-__all__ = ["context_length_timeline", "quadratic_wall", "kv_cache_growth"]
+__all__ = [
+    "context_length_timeline",
+    "quadratic_wall",
+    "kv_cache_growth",
+    "kv_calculator_figure",
+]
 
 GIB = 1024**3
 
@@ -92,15 +97,23 @@ def kv_cache_growth(
     """KV-cache size (GiB) vs context length for each model shape, with a GPU-memory line."""
     if not shapes or not lengths:
         raise ValueError("kv_cache_growth needs at least one model shape and one length")
-    fig = Figure(figsize=(8, 4), layout="constrained")
-    ax = fig.add_subplot()
-    for s in shapes:
-        ys = [
-            s.kv_cache_bytes(n, batch_size=batch_size, bytes_per_element=bytes_per_element) / GIB
+    # Shapes with the same KV-cache sizes (e.g. Llama 3 8B and Mistral 7B) share one line
+    # and one label, so no line hides under another.
+    series: dict[tuple[int, ...], list[str]] = {}
+    for shape in shapes:
+        key = tuple(
+            shape.kv_cache_bytes(n, batch_size=batch_size, bytes_per_element=bytes_per_element)
             for n in lengths
-        ]
+        )
+        series.setdefault(key, []).append(shape.name)
+    fig = Figure(figsize=(8.5, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    for sizes, names in series.items():
         ax.loglog(
-            lengths, ys, "o-", label=f"{s.name}: {format_bytes(ys[-1] * GIB)} at {lengths[-1]:,}"
+            lengths,
+            [b / GIB for b in sizes],
+            "o-",
+            label=f"{' = '.join(names)}: {format_bytes(sizes[-1])} at {lengths[-1]:,}",
         )
     if budget_gib:
         ax.axhline(budget_gib, color="crimson", ls=":", label=f"{budget_gib:g} GiB (one large GPU)")
@@ -109,5 +122,42 @@ def kv_cache_growth(
     ax.set_ylabel("KV cache (GiB)")
     ax.set_title(f"KV cache, batch {batch_size}, {bytes_per_element} bytes per element")
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
+    return fig
+
+
+def kv_calculator_figure(
+    num_layers: int = 32,
+    num_heads: int = 32,
+    num_kv_heads: int = 8,
+    head_dim: int = 128,
+    max_context_pow2: int = 17,
+    bytes_per_element: int = 2,
+    batch_size: int = 1,
+) -> Figure:
+    """The KV calculator's view: your shape against the presets, up to 2**max_context_pow2."""
+    if num_kv_heads > num_heads:
+        raise ValueError(
+            "num_kv_heads cannot exceed num_heads (each KV head serves ≥ 1 query head)"
+        )
+    group = num_heads / num_kv_heads
+    custom = ModelShape(
+        f"your model ({num_layers}L, {num_heads} Q / {num_kv_heads} KV heads × {head_dim}, "
+        f"{group:g} Q per KV)",
+        num_layers,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+    )
+    lengths = [2**p for p in range(10, max_context_pow2 + 1)]
+    fig = kv_cache_growth(
+        [custom, *MODEL_PRESETS.values()],
+        lengths,
+        bytes_per_element=bytes_per_element,
+        batch_size=batch_size,
+    )
+    total = custom.kv_cache_bytes(
+        lengths[-1], batch_size=batch_size, bytes_per_element=bytes_per_element
+    )
+    fig.suptitle(f"your model at {lengths[-1]:,} tokens: {format_bytes(total)}", fontsize=11)
     return fig

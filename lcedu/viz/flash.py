@@ -28,6 +28,7 @@ from lcedu.attention.flash import (
 __all__ = [
     "plot_online_softmax",
     "plot_tile_map",
+    "tile_explorer_figure",
     "plot_io_model",
     "plot_bench",
     "load_bench_records",
@@ -53,7 +54,7 @@ def plot_online_softmax(scores: torch.Tensor, block: int) -> Figure:
     probs, ms, ls = online_softmax(scores, block)
     x = scores.detach().double().numpy()
     n, nb = x.size, ms.numel()
-    fig = Figure(figsize=(10, 3.4))
+    fig = Figure(figsize=(10, 3.9), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     for b in range(nb):
         idx = np.arange(b * block, min((b + 1) * block, n))
@@ -64,15 +65,15 @@ def plot_online_softmax(scores: torch.Tensor, block: int) -> Figure:
         xlabel="key j",
         ylabel="score s_j",
     )
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, ncol=min(nb, 5), loc="upper center", bbox_to_anchor=(0.5, -0.2),
+              frameon=False)
     steps = np.arange(1, nb + 1)
     ax2.plot(steps, ls.numpy(), "o-", label="running sum l (relative to current m)")
     true_l = float(np.exp(x - x.max()).sum())
     ax2.axhline(true_l, color="k", ls=":", label="Σ e^(s−max s) over all keys")
     ax2.set(title="the running sum after each block", xlabel="blocks read", ylabel="l")
     ax2.set_xticks(steps)
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     del probs
     return fig
 
@@ -80,7 +81,7 @@ def plot_online_softmax(scores: torch.Tensor, block: int) -> Figure:
 def plot_tile_map(n_q: int, n_k: int, block_q: int, block_k: int, causal: bool = True) -> Figure:
     """The (query block × key block) grid: computed in full, computed with a mask, skipped."""
     grid = visited_tiles(n_q, n_k, block_q, block_k, causal)
-    fig = Figure(figsize=(4.6, 4.2))
+    fig = Figure(figsize=(6.2, 4.4), layout="constrained")
     ax = fig.subplots()
     ax.imshow(grid.numpy(), cmap=ListedColormap(TILE_COLOURS), vmin=0, vmax=2)
     tq, tk = grid.shape
@@ -99,11 +100,19 @@ def plot_tile_map(n_q: int, n_k: int, block_q: int, block_k: int, causal: bool =
             Patch(color=c, label=lab)
             for c, lab in zip(TILE_COLOURS, ("skipped", "full", "masked (diagonal)"))
         ],
-        loc="lower left",
-        fontsize=7,
+        loc="center left",
+        bbox_to_anchor=(1.02, 0.5),
+        fontsize=9,
+        frameon=False,
     )
-    fig.tight_layout()
     return fig
+
+
+def tile_explorer_figure(
+    n: int = 512, block_q: int = 64, block_k: int = 64, causal: bool = True
+) -> Figure:
+    """The tile map of an n × n attention with these block sizes (the tile explorer's view)."""
+    return plot_tile_map(n, n, block_q, block_k, causal)
 
 
 def plot_io_model(

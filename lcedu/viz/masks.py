@@ -39,6 +39,10 @@ __all__ = [
     "plot_receptive_field",
     "plot_row_errors",
     "plot_sparse_bench",
+    "PATTERNS",
+    "parse_positions",
+    "build_mask",
+    "mask_explorer_figure",
 ]
 
 _MASK_CMAP = ListedColormap(["#f4f4f4", "#2b6cb0"])
@@ -194,7 +198,7 @@ def plot_row_errors(got: torch.Tensor, expected: torch.Tensor, window: int, *,
     ax.set_xlabel("query row i")
     ax.set_ylabel("max |error|")
     ax.set_title(f"{label} vs the correct window, per row", fontsize=9)
-    ax.legend(fontsize=8, loc="lower center")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 
@@ -218,14 +222,106 @@ def plot_sparse_bench(rows: list[dict[str, Any]]) -> Figure:
     if ns:
         heads = rows[0]["heads"] or 1
         b.plot(ns, [heads * n * n * 4 for n in ns], "k--", label="dense score matrix (fp32)")
-    for ax, ylabel in ((a, "median time (ms)"), (b, "peak memory (bytes)")):
+    for ax, ylabel in ((a, "median time (ms)"), (b, "peak memory (unit on each tick)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length n")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    handles, labels = b.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     b.yaxis.set_major_formatter(lambda y, _: format_bytes(y))
     w = rows[0]["window"] if rows else "?"
     fig.suptitle(f"sliding window {w} (one-sided): dense grows as n², banded as n", fontsize=10)
+    return fig
+
+
+PATTERNS = ("causal", "local", "dilated", "global", "longformer", "bigbird")
+
+
+def parse_positions(text: str, n: int) -> list[int]:
+    """'0, 5' -> [0, 5]; positions outside 0..n-1 raise ValueError."""
+    out = []
+    for part in str(text).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            pos = int(part)
+        except ValueError:
+            raise ValueError(
+                f"global tokens must be whole numbers like '0, 5', got {part!r}"
+            ) from None
+        if not 0 <= pos < n:
+            raise ValueError(f"global token {pos} is outside the sequence 0..{n - 1}")
+        out.append(pos)
+    return out
+
+
+def build_mask(pattern: str, n: int, window: int, dilation: int, global_tokens: list[int],
+               block_size: int, num_random_blocks: int, seed: int) -> torch.Tensor:
+    """The (n, n) mask of one named pattern."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    if pattern == "causal":
+        return causal_mask(n)
+    if pattern == "local":
+        return sliding_window_mask(n, window)
+    if pattern == "dilated":
+        return dilated_window_mask(n, window, dilation)
+    if pattern == "global":
+        return global_mask(n, global_tokens)
+    if pattern == "longformer":
+        return longformer_mask(n, window, global_tokens)
+    return bigbird_mask(n, block_size, num_random_blocks=num_random_blocks,
+                        num_global_blocks=2, seed=seed)
+
+
+# which of the explorer's parameters each pattern uses (the others are hidden)
+PATTERN_PARAMETERS = {
+    "window": ("local", "dilated", "longformer"),
+    "dilation": ("dilated",),
+    "global_tokens": ("global", "longformer"),
+    "block_size": ("bigbird",),
+    "num_random_blocks": ("bigbird",),
+    "seed": ("bigbird",),
+}
+
+
+def mask_explorer_figure(
+    pattern: str = "longformer",
+    n: int = 24,
+    window: int = 2,
+    dilation: int = 2,
+    global_tokens: str = "0",
+    block_size: int = 3,
+    num_random_blocks: int = 1,
+    seed: int = 0,
+) -> Figure:
+    """The mask (left) and the score memory it needs at n = 128K against dense (right)."""
+    glob = parse_positions(global_tokens, n)
+    mask = build_mask(pattern, n, window, dilation, glob, block_size, num_random_blocks, seed)
+    fig = Figure(figsize=(10, 4.6), layout="constrained")
+    a, b = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    draw_mask(a, mask, pattern)
+    # Memory at a long length: one head, fp32 scores; kept entries per row as in this mask.
+    big = 131072
+    per_row = {
+        "causal": big / 2,
+        "local": 2 * window + 1,
+        "dilated": 2 * window + 1,
+        "global": 2 * len(glob),
+        "longformer": 2 * window + 1 + 2 * len(glob),
+        "bigbird": block_size * (3 + 2 + num_random_blocks),
+    }[pattern]
+    dense_b = big * big * 4
+    sparse_b = big * min(big, per_row) * 4
+    bars = b.bar(["dense", pattern], [dense_b, sparse_b], color=["#a0aec0", "#2b6cb0"])
+    b.set_yscale("log")
+    b.bar_label(bars, [format_bytes(dense_b), format_bytes(sparse_b)], fontsize=9)
+    b.yaxis.set_major_formatter(lambda y, _: format_bytes(y))
+    b.set_ylabel("score memory, 1 head, fp32")
+    b.set_title(f"at n = {big:,}: {sparse_b / dense_b:.2%} of dense", fontsize=10)
+    fig.suptitle(f"{pattern}: {int(mask.sum())} of {n * n} pairs kept "
+                 f"(density {density(mask):.2f})", fontsize=11)
     return fig

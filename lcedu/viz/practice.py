@@ -116,7 +116,7 @@ def render_guide(
     rec = choose_method(
         original_len, target_len, gpus=gpus, can_finetune=can_finetune, from_scratch=from_scratch
     )
-    fig = Figure(figsize=(8, 3.6), layout="constrained")
+    fig = Figure(figsize=(8.5, 4.0), layout="constrained")
     ax = fig.subplots()
     bands = [
         (1024, LONG, "positions: PI (x2) / YaRN / ALiBi", "C0"),
@@ -166,5 +166,10 @@ def render_guide(
         + [f"  note: {n}" for n in rec.notes]
     )
     ax.text(0.01, 0.48, text, transform=ax.transAxes, va="top", fontsize=8, wrap=True)
-    ax.set_title(f"lesson §6.1 row(s): {', '.join(rec.rows)}", fontsize=10)
+    setting = (
+        f"{original_len:,} → {target_len:,} tokens, {gpus} GPU{'s' if gpus > 1 else ''}, "
+        f"{'can' if can_finetune else 'cannot'} fine-tune"
+        + (", training from scratch" if from_scratch else "")
+    )
+    ax.set_title(f"{setting}\nlesson §6.1 row(s): {', '.join(rec.rows)}", fontsize=10)
     return fig

@@ -14,6 +14,7 @@ _EXPORTS = {
     "alibi_explorer": "alibi",
     "ring_stepper": "ring",
     "method_guide": "guide",
+    "Explorer": "explorer",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
