@@ -64,15 +64,19 @@ def draw_mask(ax, mask: torch.Tensor, title: str | None = None, *, grid: bool | 
         step = 1 if max(nq, nk) <= 16 else 2
         ax.set_xticks(range(0, nk, step))
         ax.set_yticks(range(0, nq, step))
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     head = f"{title}\n" if title else ""
     ax.set_title(f"{head}density {density(mask):.2f}", fontsize=9)
 
 
-def plot_mask(mask: torch.Tensor, *, title: str | None = None) -> Figure:
-    """One mask heatmap (query/key tick labels and a cell grid for small n)."""
+def plot_mask(mask: torch.Tensor | None = None, *, title: str | None = None) -> Figure:
+    """One mask heatmap (query/key tick labels and a cell grid for small n); default: a
+    16-token Longformer mask, window 2, global token 0."""
+    if mask is None:
+        mask = longformer_mask(16, 2, [0])
+        title = title or "Longformer, window 2, global [0]"
     fig = Figure(figsize=(4, 4), layout="constrained")
     draw_mask(fig.subplots(), mask, title)
     return fig
@@ -182,9 +186,23 @@ def plot_receptive_field(
     return fig
 
 
-def plot_row_errors(got: torch.Tensor, expected: torch.Tensor, window: int, *,
-                    label: str = "lesson's sketch") -> Figure:
-    """Largest |got − expected| per query row (over batch, heads, dims), edges shaded."""
+def plot_row_errors(got: torch.Tensor | None = None, expected: torch.Tensor | None = None,
+                    window: int = 6, *, label: str = "lesson's sketch") -> Figure:
+    """Largest |got − expected| per query row (over batch, heads, dims), edges shaded.
+
+    Default: the lesson's sliding-window sketch against the correct window on seeded random
+    q, k, v (n = 48, window 6), as in notebook 02.
+    """
+    if got is None or expected is None:
+        from lcedu.attention.sliding_window import (
+            lesson_sliding_window_attention,
+            sliding_window_attention,
+        )
+
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(1, 2, 48, 16, generator=g) for _ in range(3))
+        got = lesson_sliding_window_attention(q, k, v, window_size=2 * window)
+        expected = sliding_window_attention(q, k, v, window)
     if got.shape != expected.shape or got.dim() != 4:
         raise ValueError("plot_row_errors: got and expected must be (B, H, n, D) of one shape")
     err = (got.double() - expected.double()).abs().amax(dim=(0, 1, 3)).numpy()
@@ -202,11 +220,15 @@ def plot_row_errors(got: torch.Tensor, expected: torch.Tensor, window: int, *,
     return fig
 
 
-def plot_sparse_bench(rows: list[dict[str, Any]]) -> Figure:
-    """Median time and peak memory against n, per method (from `lcedu bench sparse`)."""
-    from lcedu.bench.sparse import LABELS
+def plot_sparse_bench(rows: list[dict[str, Any]] | None = None) -> Figure:
+    """Median time and peak memory against n, per method (from `lcedu bench sparse`; default:
+    the record shipped with the course)."""
+    from lcedu.bench.sparse import LABELS, read_results
 
-    fig = Figure(figsize=(11, 4), layout="constrained")
+    if rows is None:
+        rows = read_results()
+
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
     a, b = fig.subplots(1, 2)
     for method, label in LABELS.items():
         pts = [(r["n"], r["median_ms"], r["peak_bytes"]) for r in rows

@@ -91,8 +91,14 @@ def _legend(fig_or_ax, causal: bool) -> None:
     fig_or_ax.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
 
 
-def plot_ring_schedule(trace: RingTrace) -> Figure:
-    """The ring schedule: which K/V block every rank holds at every step, and its fate."""
+def _default_trace(trace: RingTrace | None, layout: str = "contiguous") -> RingTrace:
+    return ring_schedule(16, 4, causal=True, layout=layout) if trace is None else trace
+
+
+def plot_ring_schedule(trace: RingTrace | None = None) -> Figure:
+    """The ring schedule: which K/V block every rank holds at every step, and its fate
+    (default: 16 tokens on 4 ranks, causal, contiguous)."""
+    trace = _default_trace(trace)
     _check_trace(trace)
     W = trace.world_size
     fig = Figure(figsize=(1.0 * W + 1.6, 0.9 * W + 1.2), layout="constrained")
@@ -140,8 +146,10 @@ def _step_colours(W: int) -> list[tuple[float, float, float]]:
     return [tuple(cm(0.1 + 0.8 * s / max(1, W - 1))[:3]) for s in range(W)]
 
 
-def plot_pair_steps(trace: RingTrace, upto_step: int | None = None) -> Figure:
-    """Every (query, key) pair coloured by the ring step that computes it."""
+def plot_pair_steps(trace: RingTrace | None = None, upto_step: int | None = None) -> Figure:
+    """Every (query, key) pair coloured by the ring step that computes it (default: 16
+    tokens on 4 ranks, causal, zigzag)."""
+    trace = _default_trace(trace, "zigzag")
     _check_trace(trace)
     W = trace.world_size
     fig = Figure(figsize=(5.2, 4.6), layout="constrained")
@@ -191,8 +199,9 @@ def draw_ring(ax, trace: RingTrace, step: int) -> None:
     ax.axis("off")
 
 
-def plot_ring_step(trace: RingTrace, step: int) -> Figure:
+def plot_ring_step(trace: RingTrace | None = None, step: int = 0) -> Figure:
     """One hop of the ring: who holds what now, and every pair computed up to this step."""
+    trace = _default_trace(trace)
     _check_trace(trace)
     W = trace.world_size
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < W:

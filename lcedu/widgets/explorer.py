@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib
+import inspect
 import io
+import pkgutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-__all__ = ["Explorer", "figure_png"]
+__all__ = ["Explorer", "figure_png", "find_explorers"]
 
 ERROR_COLOUR = "#c53030"
 
@@ -120,3 +123,21 @@ class Explorer(widgets.VBox):
                 "metadata": {},
             },
         )
+
+
+def find_explorers() -> dict[str, Callable[[], Explorer]]:
+    """Every public function in `lcedu.widgets` whose return annotation is `Explorer`
+    ({name: function}); tests use it so a new explorer is checked without being listed."""
+    import lcedu.widgets as package
+
+    found: dict[str, Callable[[], Explorer]] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for name, fn in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(fn):
+                continue
+            if fn.__module__ != module.__name__:
+                continue
+            if inspect.signature(fn, eval_str=True).return_annotation is Explorer:
+                found[name] = fn
+    return dict(sorted(found.items()))
