@@ -69,6 +69,7 @@ class Explorer(widgets.VBox):
         ]
         panel = boxes[0] if len(boxes) == 1 else widgets.HBox(boxes)
         super().__init__([panel, self.output])
+        self.add_class("lcedu-explorer")  # how a browser test finds every explorer on a page
         for control in self.controls.values():
             control.observe(self._changed, names="value")
         self.redraw()
