@@ -123,30 +123,35 @@ def kv_cache_growth(
         raise ValueError("kv_cache_growth needs at least one model shape and one length")
     # Shapes with the same KV-cache sizes (e.g. Llama 3 8B and Mistral 7B) share one line
     # and one label, so no line hides under another.
-    series: dict[tuple[int, ...], list[str]] = {}
-    for shape in shapes:
+    series: dict[tuple[int, ...], list[tuple[int, str]]] = {}
+    for i, shape in enumerate(shapes):
         key = tuple(
             shape.kv_cache_bytes(n, batch_size=batch_size, bytes_per_element=bytes_per_element)
             for n in lengths
         )
-        series.setdefault(key, []).append(shape.name)
-    fig = Figure(figsize=(8.5, 4.6), layout="constrained")
+        series.setdefault(key, []).append((i, shape.name))
+    fig = Figure(figsize=(8.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
-    for sizes, names in series.items():
+    for sizes, named in series.items():
+        names = " = ".join(n for _, n in named)
         ax.loglog(
             lengths,
             [b / GIB for b in sizes],
             "o-",
-            label=f"{' = '.join(names)}: {format_bytes(sizes[-1])} at {lengths[-1]:,}",
+            color=f"C{named[0][0] % 10}",  # a shape keeps its colour whatever it merges with
+            label=f"{names}: {format_bytes(sizes[-1])} at {lengths[-1]:,}",
         )
     if budget_gib:
         ax.axhline(budget_gib, color="crimson", ls=":", label=f"{budget_gib:g} GiB (one large GPU)")
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, max(high, budget_gib) * 2)  # the GPU line inside the axes, not on its edge
     ax.set_xscale("log", base=2)
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("KV cache (GiB)")
     ax.set_title(f"KV cache, batch {batch_size}, {bytes_per_element} bytes per element")
     ax.grid(True, which="both", alpha=0.25)
-    fig.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
+    long = max(len(t.get_label()) for t in ax.get_lines()) > 55
+    fig.legend(loc="outside lower center", fontsize=8, ncol=1 if long else 2, frameon=False)
     return fig
 
 

@@ -18,6 +18,7 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import NullLocator
 
 from lcedu.attention.flash import (
     hbm_bytes_flash,
@@ -201,6 +202,11 @@ def plot_bench(rows: list[dict[str, Any]] | None = None, title: str = "") -> Fig
     axes[0].set(title="non-causal", xlabel="n", ylabel="median time (ms)")
     axes[1].set(title="causal", xlabel="n", ylabel="median time (ms)")
     axes[2].set(title="peak extra memory (non-causal)", xlabel="n", ylabel="MiB")
+    ns = sorted({r["n"] for r in ok})
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [f"{n:,}" for n in ns])
+        ax.xaxis.set_minor_locator(NullLocator())
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     if title:

@@ -48,6 +48,15 @@ __all__ = [
 _MASK_CMAP = ListedColormap(["#f4f4f4", "#2b6cb0"])
 
 
+def _byte_axis(ax) -> None:
+    """A log2 byte axis whose ticks sit on round binary sizes (1 KiB, 32 KiB, 1 MiB, ...)."""
+    ax.set_yscale("log", base=2)
+    low, high = ax.get_ylim()
+    ticks = [2.0**p for p in range(0, 61, 5) if low <= 2.0**p <= high]
+    ax.set_yticks(ticks, [format_bytes(int(t)) for t in ticks])
+    ax.minorticks_off()
+
+
 def draw_mask(ax, mask: torch.Tensor, title: str | None = None, *, grid: bool | None = None):
     """Draw a (queries, keys) boolean mask on ``ax``: filled = may attend; density in title."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.dim() != 2:
@@ -252,7 +261,7 @@ def plot_sparse_bench(rows: list[dict[str, Any]] | None = None) -> Figure:
         ax.grid(True, which="both", alpha=0.3)
     handles, labels = b.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
-    b.yaxis.set_major_formatter(lambda y, _: format_bytes(y))
+    _byte_axis(b)
     w = rows[0]["window"] if rows else "?"
     fig.suptitle(f"sliding window {w} (one-sided): dense grows as n², banded as n", fontsize=10)
     return fig
@@ -339,9 +348,10 @@ def mask_explorer_figure(
     dense_b = big * big * 4
     sparse_b = big * min(big, per_row) * 4
     bars = b.bar(["dense", pattern], [dense_b, sparse_b], color=["#a0aec0", "#2b6cb0"])
-    b.set_yscale("log")
+    b.set_yscale("log", base=2)
+    b.set_ylim(sparse_b / 4, dense_b * 4)
+    _byte_axis(b)
     b.bar_label(bars, [format_bytes(dense_b), format_bytes(sparse_b)], fontsize=9)
-    b.yaxis.set_major_formatter(lambda y, _: format_bytes(y))
     b.set_ylabel("score memory, 1 head, fp32")
     b.set_title(f"at n = {big:,}: {sparse_b / dense_b:.2%} of dense", fontsize=10)
     fig.suptitle(f"{pattern}: {int(mask.sum())} of {n * n} pairs kept "

@@ -47,6 +47,16 @@ COLORS = {
     "Llama 3": "tab:purple",
     "lesson YaRN": "tab:red",
 }
+# one dash pattern per method, in every panel and in the legend, so overlapping lines show
+DASHES = {
+    "none": "-",
+    "PI": "--",
+    "NTK-aware": "-.",
+    "dynamic NTK": ":",
+    "YaRN": (0, (6, 1.5, 1.5, 1.5)),
+    "Llama 3": (0, (3, 1)),
+    "lesson YaRN": "--",
+}
 # The course's method names -> the keys of `lcedu.positions.scaling.SCALINGS`.
 SCALING_KEYS = {
     "PI": "linear",
@@ -122,7 +132,7 @@ def _all(methods: Sequence[str], p: RopeSetting) -> dict[str, tuple[torch.Tensor
 
 def _method_legend(fig: Figure, methods: Sequence[str]) -> None:
     """One legend for the methods' colours, below every panel (outside the data)."""
-    handles = [Line2D([], [], color=COLORS[m], lw=2, label=m) for m in methods]
+    handles = [Line2D([], [], color=COLORS[m], ls=DASHES[m], lw=2, label=m) for m in methods]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9,
                frameon=False)
 
@@ -131,18 +141,19 @@ def draw_wavelengths(ax: Axes, methods: Sequence[str], p: RopeSetting) -> None:
     """Wavelength 2π/θ_i per pair (log scale), the original length and (for YaRN) its ramp."""
     pairs = torch.arange(p.dim // 2)
     for m, (inv, _) in _all(methods, p).items():
-        ax.plot(pairs, (2 * math.pi / inv.double()).numpy(), color=COLORS[m], lw=1.5)
+        ax.plot(pairs, (2 * math.pi / inv.double()).numpy(), color=COLORS[m], ls=DASHES[m],
+                lw=1.5)
     ax.axhline(p.original_max_position, color="k", ls="--", lw=1)
     ax.text(0, p.original_max_position * 1.3, f"original context {p.original_max_position:,}",
             fontsize=9)
+    ax.set_yscale("log")
     if "YaRN" in methods:
         low, high = sc.yarn_correction_range(
             p.dim, p.base, p.original_max_position, beta_fast=p.beta_fast, beta_slow=p.beta_slow
         )
         ax.axvspan(low, min(high, p.dim // 2 - 1), color=COLORS["YaRN"], alpha=0.12)
-        ax.text(low, ax.get_ylim()[0] * 2, f"YaRN ramp\n{low}..{high}", fontsize=9,
-                color="darkgreen", va="bottom")
-    ax.set_yscale("log")
+        ax.text(min(high, p.dim // 2 - 1), ax.get_ylim()[0] * 1.5, f"YaRN ramp {low}..{high} ",
+                fontsize=9, color="darkgreen", va="bottom", ha="right")
     ax.set_xlabel("dimension pair i (0 = fastest)")
     ax.set_ylabel("wavelength (tokens)")
     ax.set_title("wavelength per pair", fontsize=10)
@@ -172,18 +183,13 @@ def draw_ramp(ax: Axes, p: RopeSetting, *, lesson: bool = True) -> None:
 def draw_frequency_ratio(ax: Axes, methods: Sequence[str], p: RopeSetting) -> None:
     """θ'_i / θ_i per pair: 1 = untouched (extrapolated), 1/s = fully interpolated."""
     plain = rope_inv_freq(p.dim, p.base).double()
-    for k, (m, (inv, _)) in enumerate(_all(methods, p).items()):
-        # methods that agree over the whole range stay visible: each its own dash pattern
-        ax.plot((inv.double() / plain).numpy(), color=COLORS[m], lw=1.5,
-                ls=_DASHES[k % len(_DASHES)])
+    for m, (inv, _) in _all(methods, p).items():
+        ax.plot((inv.double() / plain).numpy(), color=COLORS[m], lw=1.5, ls=DASHES[m])
     ax.axhline(1 / p.factor, color="k", ls=":", lw=1)
     ax.set_yscale("log")
     ax.set_xlabel("dimension pair i")
     ax.set_ylabel("scaled / original frequency")
     ax.set_title("how much each pair is slowed", fontsize=10)
-
-
-_DASHES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1))]
 
 
 def draw_angles(ax: Axes, inv_freq: torch.Tensor, length: int, title: str = ""):
@@ -207,9 +213,9 @@ def draw_out_of_distribution(ax: Axes, methods: Sequence[str], p: RopeSetting) -
     """
     plain = rope_inv_freq(p.dim, p.base).double()
     seen = torch.clamp(p.original_max_position * plain, max=2 * math.pi)
-    for k, (m, (inv, _)) in enumerate(_all(methods, p).items()):
+    for m, (inv, _) in _all(methods, p).items():
         reached = torch.clamp(p.factor * p.original_max_position * inv.double(), max=2 * math.pi)
-        ax.plot((reached / seen).numpy(), color=COLORS[m], lw=1.5, ls=_DASHES[k % len(_DASHES)])
+        ax.plot((reached / seen).numpy(), color=COLORS[m], lw=1.5, ls=DASHES[m])
     ax.axhline(1, color="k", ls="--", lw=1)
     ax.set_xlabel("dimension pair i")
     ax.set_ylabel("max angle at s·L / max seen at L")
@@ -220,9 +226,9 @@ def draw_out_of_distribution(ax: Axes, methods: Sequence[str], p: RopeSetting) -
 def draw_decay(ax: Axes, methods: Sequence[str], p: RopeSetting, *, points: int = 600) -> None:
     """RoFormer's long-term decay: mean_i cos(r·θ_i) · attention_factor² for q = k = 1."""
     r = torch.logspace(0, math.log10(p.extended), points, dtype=torch.float64)
-    for k, (m, (inv, att)) in enumerate(_all(methods, p).items()):
+    for m, (inv, att) in _all(methods, p).items():
         score = torch.cos(r[:, None] * inv.double()[None, :]).mean(-1) * att**2
-        ax.plot(r.numpy(), score.numpy(), color=COLORS[m], lw=1, ls=_DASHES[k % len(_DASHES)])
+        ax.plot(r.numpy(), score.numpy(), color=COLORS[m], lw=1, ls=DASHES[m])
     ax.axvline(p.original_max_position, color="k", ls="--", lw=1)
     ax.set_xscale("log")
     ax.set_xlabel("relative distance m − n (tokens)")
