@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from lcedu.attention.ring import (
     LAYOUTS,
@@ -136,6 +137,8 @@ def draw_pair_steps(ax, trace: RingTrace, upto_step: int | None = None) -> None:
     ax.imshow(m + 2, cmap=cmap, vmin=0, vmax=W + 1, interpolation="nearest")
     ax.set_xlabel("key position", fontsize=9)
     ax.set_ylabel("query position", fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=8)
 
 

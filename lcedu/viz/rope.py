@@ -327,7 +327,7 @@ def rope_explorer_figure(
     else:
         b.remove()  # the ramp is YaRN's alone
     _method_legend(fig, methods)
-    fig.suptitle(f"{method}, s = {factor:g}: {original_max_position:,} → {p.extended:,} tokens",
+    fig.suptitle(f"{method}, s = {factor:.3g}: {original_max_position:,} → {p.extended:,} tokens",
                  fontsize=11)
     return fig
 
