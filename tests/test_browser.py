@@ -206,10 +206,28 @@ def _restart_run_all(page) -> None:
 
 
 def _errors_on_page(page) -> list[str]:
+    """Tracebacks and stderr, explorers' red lines, widgets the frontend could not show."""
     return page.evaluate(
         """() => [...document.querySelectorAll(
                 '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"],'
-                + ' .lcedu-explorer-error')].map(e => e.textContent.slice(0, 300))"""
+                + ' .lcedu-explorer-error')].map(e => e.textContent.slice(0, 300)).concat(
+            [...document.querySelectorAll('.jp-OutputArea-output')]
+                .map(e => e.textContent)
+                .filter(t => t.includes('Error displaying widget'))
+                .map(t => t.slice(0, 300)))"""
+    )
+
+
+def _explorer_calls(path: Path) -> int:
+    """How many code cells of the notebook create an explorer (any found in lcedu.widgets)."""
+    from lcedu.widgets.explorer import find_explorers
+
+    names = "|".join(find_explorers())
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return sum(
+        bool(re.search(rf"^\s*({names})\(", "".join(c["source"]), re.M))
+        for c in cells
+        if c["cell_type"] == "code"
     )
 
 
@@ -288,6 +306,10 @@ def test_run_all_in_jupyterlab(lab, path):
                 continue
             _shot(out, SHOTS / f"{stem}-figure{i:02d}.png")
         explorers = page.locator(".lcedu-explorer").all()
+        expected = _explorer_calls(path)
+        assert len(explorers) >= expected, (
+            f"{expected} explorer(s) created, {len(explorers)} shown on the page"
+        )
         for k, explorer in enumerate(explorers):
             moved = _move_controls(page, explorer, stem, k)
             assert moved, "an explorer with no slider, menu or checkbox to move"
