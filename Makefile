@@ -15,7 +15,7 @@ LAB_TOKEN ?=
 PYTEST_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
-.PHONY: setup lab test lint exercises grade doctor bench lock clean
+.PHONY: setup lab test test-browser lint exercises grade doctor bench lock clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/lcedu exercises check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Only the real-browser tests (JupyterLab driven by Chromium; `apt-get install chromium`).
+test-browser: setup
+	$(BIN)/pytest -m browser tests/test_browser.py $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

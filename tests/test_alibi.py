@@ -439,7 +439,7 @@ def test_explorer_renders_and_validates():
     with pytest.raises(ValueError, match="mode"):
         render(4, 0, 10, "both")
     w = alibi_explorer()
-    heads, head = w.children[0], w.children[1]
+    heads, head = w.controls["num_heads"], w.controls["head"]
     heads.value = 5
     assert head.max == 4
 

@@ -56,7 +56,7 @@ def test_bench_records_and_plot(tmp_path):
 
 def test_tile_explorer_renders():
     assert isinstance(render(100, 16, 32, True), Figure)
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(ValueError, match="n_q must be"):
         render(0)
     with pytest.raises(ValueError, match="block_q"):
         render(64, 0)

@@ -49,7 +49,7 @@ def test_practice_figures_and_widget():
     rows = [{"config": "fp32", "time_ratio": 1.0, "peak_ratio": None, "saved_ratio": 1.0}]
     assert isinstance(practice_viz.plot_memory_tricks(rows), Figure)
     w = method_guide()
-    assert len(w.children) >= 5
+    assert len(w.controls) == 5 and w.figure is not None
     with pytest.raises(ValueError):
         method_guide(3000, 8192)
 

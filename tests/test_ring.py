@@ -364,9 +364,9 @@ def test_figures_and_stepper_render():
         plot_ring_step(tr, 3)
     with pytest.raises(ValueError, match="RingTrace"):
         plot_ring_schedule("not a trace")
-    with pytest.raises(ValueError, match="chunk must be even"):
+    with pytest.raises(ValueError, match="not divisible by 2·world_size"):
         render(2, 0, "zigzag", True, chunk=3)
     w = ring_stepper(world_size=3)
-    assert w.children[1].max == 2  # the step slider follows the world size
-    w.children[0].value = 5
-    assert w.children[1].max == 4
+    assert w.controls["step"].max == 2  # the step slider follows the world size
+    w.controls["world_size"].value = 5
+    assert w.controls["step"].max == 4

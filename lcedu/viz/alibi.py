@@ -33,6 +33,7 @@ __all__ = [
     "draw_slopes",
     "draw_bias",
     "draw_attention",
+    "alibi_explorer_figure",
 ]
 
 
@@ -54,8 +55,8 @@ def draw_slopes(ax, num_heads: int, *, highlight: int | None = None, label: str 
         ax.plot(heads[n:], exps[n:], "o", mfc="white", color=line.get_color(), ms=7)
     if highlight is not None:
         ax.plot([highlight], [exps[highlight]], "o", ms=13, mfc="none", color="crimson")
-    ax.set_xlabel("head index")
-    ax.set_ylabel("−log2(slope)   (slope = 2^−y)")
+    ax.set_xlabel("head index", fontsize=10)
+    ax.set_ylabel("−log2(slope)   (slope = 2^−y)", fontsize=10)
     ax.grid(True, alpha=0.3)
     return line
 
@@ -68,19 +69,20 @@ def plot_slopes(head_counts: Sequence[int] = (8, 12, 16, 20, 32)) -> Figure:
     of continuing the line below 2^(−8).
     """
     counts = _check_heads(head_counts)
-    fig = Figure(figsize=(2.6 * len(counts) + 0.6, 3.6), layout="constrained")
+    fig = Figure(figsize=(2.1 * len(counts) + 0.9, 3.9), layout="constrained")
     axes = fig.subplots(1, len(counts), sharey=True, squeeze=False)[0]
     for ax, h in zip(axes, counts):
         draw_slopes(ax, h)
         ax.axhline(8, color="grey", ls=":", lw=1)
-        ax.set_title(f"H = {h}", fontsize=10)
+        ax.set_title(f"H = {h}", fontsize=11)
+        ax.tick_params(labelsize=9)
         if ax is not axes[0]:
             ax.set_ylabel("")
     axes[0].invert_yaxis()
     fig.suptitle(
-        "ALiBi slopes m_h = 2^(−8h/H), one point per head; hollow: the extra heads of a "
-        "non-power-of-two H, interleaved between the others",
-        fontsize=10,
+        "ALiBi slopes m_h = 2^(−8h/H), one point per head\n"
+        "hollow: the extra heads of a non-power-of-two H, interleaved between the others",
+        fontsize=11,
     )
     return fig
 
@@ -90,7 +92,7 @@ def draw_bias(ax, bias: torch.Tensor, title: str = "", *, vmin: float | None = N
     data = bias.detach().double().cpu().clone()
     data[torch.isinf(data)] = float("nan")
     im = ax.imshow(data.numpy(), cmap="viridis", vmin=vmin, vmax=0, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     return im
@@ -147,7 +149,7 @@ def draw_attention(ax, weights: torch.Tensor, title: str = ""):
     im = ax.imshow(
         weights.detach().double().cpu().numpy(), cmap="magma", vmin=0, interpolation="nearest"
     )
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     return im
@@ -242,4 +244,38 @@ def plot_bias_memory(
     ax.set_title("A precomputed distance buffer vs a bias built for the length at hand")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+EXPLORER_MODES = ("causal", "symmetric")
+
+
+def alibi_explorer_figure(
+    num_heads: int = 8, head: int = 0, seq_len: int = 32, mode: str = "causal", seed: int = 0
+) -> Figure:
+    """Three panels for one head: the slopes of all heads, its bias, its attention pattern."""
+    if mode not in EXPLORER_MODES:
+        raise ValueError(f"mode must be 'causal' or 'symmetric', got {mode!r}")
+    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < num_heads:
+        raise ValueError(f"head must be an index in 0..{num_heads - 1}, got {head!r}")
+    causal = mode == "causal"
+    bias = alibi_bias(num_heads, seq_len, causal=causal, symmetric=not causal)
+    weights = attention_weights(num_heads, seq_len, causal=causal, seed=seed)
+    m = alibi_slopes(num_heads, dtype=torch.float64)[head].item()
+    span = alibi_effective_span(num_heads)[head].item()
+
+    fig = Figure(figsize=(12, 4.2), layout="constrained")
+    ax_s, ax_b, ax_w = fig.subplots(1, 3)
+    draw_slopes(ax_s, num_heads, highlight=head)
+    ax_s.invert_yaxis()
+    ax_s.set_title(f"slopes of {num_heads} heads (circled: head {head})", fontsize=10)
+    im = draw_bias(ax_b, bias[head], f"bias of head {head}, m = 2^{math.log2(m):.2f}")
+    fig.colorbar(im, ax=ax_b, shrink=0.8)
+    im = draw_attention(ax_w, weights[head], "attention on random q, k")
+    fig.colorbar(im, ax=ax_w, shrink=0.8)
+    fig.suptitle(
+        f"head {head}: bias reaches −10 at distance {span:,.0f} "
+        f"({'within' if span < seq_len else 'beyond'} this {seq_len}-token window)",
+        fontsize=11,
+    )
     return fig

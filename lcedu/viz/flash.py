@@ -9,6 +9,7 @@ Draws what `lcedu.attention.flash` computes (`online_softmax`, `visited_tiles`,
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import NullLocator
 
 from lcedu.attention.flash import (
     hbm_bytes_flash,
@@ -28,6 +30,7 @@ from lcedu.attention.flash import (
 __all__ = [
     "plot_online_softmax",
     "plot_tile_map",
+    "tile_explorer_figure",
     "plot_io_model",
     "plot_bench",
     "load_bench_records",
@@ -47,13 +50,16 @@ METHOD_STYLE = {
 }
 
 
-def plot_online_softmax(scores: torch.Tensor, block: int) -> Figure:
+def plot_online_softmax(scores: torch.Tensor | None = None, block: int = 5) -> Figure:
     """Left: the scores, shaded by block, with the running max after each block. Right: the
-    running sum l, rescaled each time the max grows, ending at the softmax denominator."""
+    running sum l, rescaled each time the max grows, ending at the softmax denominator.
+    (Default scores: 20 seeded standard normals × 2, as in notebook 03.)"""
+    if scores is None:
+        scores = torch.randn(20, generator=torch.Generator().manual_seed(0)) * 2
     probs, ms, ls = online_softmax(scores, block)
     x = scores.detach().double().numpy()
     n, nb = x.size, ms.numel()
-    fig = Figure(figsize=(10, 3.4))
+    fig = Figure(figsize=(10, 3.9), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     for b in range(nb):
         idx = np.arange(b * block, min((b + 1) * block, n))
@@ -64,23 +70,25 @@ def plot_online_softmax(scores: torch.Tensor, block: int) -> Figure:
         xlabel="key j",
         ylabel="score s_j",
     )
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, ncol=min(nb, 5), loc="upper center", bbox_to_anchor=(0.5, -0.2),
+              frameon=False)
     steps = np.arange(1, nb + 1)
     ax2.plot(steps, ls.numpy(), "o-", label="running sum l (relative to current m)")
     true_l = float(np.exp(x - x.max()).sum())
     ax2.axhline(true_l, color="k", ls=":", label="Σ e^(s−max s) over all keys")
     ax2.set(title="the running sum after each block", xlabel="blocks read", ylabel="l")
     ax2.set_xticks(steps)
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     del probs
     return fig
 
 
-def plot_tile_map(n_q: int, n_k: int, block_q: int, block_k: int, causal: bool = True) -> Figure:
+def plot_tile_map(
+    n_q: int = 512, n_k: int = 512, block_q: int = 64, block_k: int = 64, causal: bool = True
+) -> Figure:
     """The (query block × key block) grid: computed in full, computed with a mask, skipped."""
     grid = visited_tiles(n_q, n_k, block_q, block_k, causal)
-    fig = Figure(figsize=(4.6, 4.2))
+    fig = Figure(figsize=(6.2, 4.4), layout="constrained")
     ax = fig.subplots()
     ax.imshow(grid.numpy(), cmap=ListedColormap(TILE_COLOURS), vmin=0, vmax=2)
     tq, tk = grid.shape
@@ -99,21 +107,31 @@ def plot_tile_map(n_q: int, n_k: int, block_q: int, block_k: int, causal: bool =
             Patch(color=c, label=lab)
             for c, lab in zip(TILE_COLOURS, ("skipped", "full", "masked (diagonal)"))
         ],
-        loc="lower left",
-        fontsize=7,
+        loc="center left",
+        bbox_to_anchor=(1.02, 0.5),
+        fontsize=9,
+        frameon=False,
     )
-    fig.tight_layout()
     return fig
 
 
+def tile_explorer_figure(
+    n: int = 512, block_q: int = 64, block_k: int = 64, causal: bool = True
+) -> Figure:
+    """The tile map of an n × n attention with these block sizes (the tile explorer's view)."""
+    return plot_tile_map(n, n, block_q, block_k, causal)
+
+
 def plot_io_model(
-    sizes: list[int], head_dim: int = 64, sram_kib: tuple[int, ...] = (100, 192)
+    sizes: Sequence[int] = (512, 1024, 2048, 4096, 8192, 16384, 32768),
+    head_dim: int = 64,
+    sram_kib: tuple[int, ...] = (100, 192),
 ) -> Figure:
     """HBM bytes moved per head (fp16) against n: standard attention vs FlashAttention."""
     if not sizes:
         raise ValueError("sizes must be a non-empty list of sequence lengths")
     ns = np.array(sizes)
-    fig = Figure(figsize=(6, 3.8))
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     ax.loglog(
         ns,
@@ -135,8 +153,7 @@ def plot_io_model(
         ylabel="HBM bytes per head (fp16)",
         title=f"IO model (Dao et al., 2022), d = {head_dim}",
     )
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(fontsize=8, loc="upper left")
     return fig
 
 
@@ -152,12 +169,19 @@ def load_bench_records(folder: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def plot_bench(rows: list[dict[str, Any]], title: str = "") -> Figure:
-    """Median time (non-causal, causal) and peak extra memory against n, one line per method."""
+def plot_bench(rows: list[dict[str, Any]] | None = None, title: str = "") -> Figure:
+    """Median time (non-causal, causal) and peak extra memory against n, one line per method
+    (default: the first CPU record shipped in `lcedu/data/bench/`)."""
+    if rows is None:
+        from lcedu.bench.attention import BENCH_DIR
+
+        rec = next(r for r in load_bench_records(BENCH_DIR) if r["environment"]["device"] == "cpu")
+        rows = rec["rows"]
+        title = title or f"recorded: {rec['environment']['device_name']}"
     ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
         raise ValueError("no measured rows to plot (every method was skipped)")
-    fig = Figure(figsize=(13, 3.8))
+    fig = Figure(figsize=(12, 4.4), layout="constrained")
     axes = fig.subplots(1, 3)
     methods = [m for m in METHOD_STYLE if any(r["method"] == m for r in ok)]
     for m in methods:
@@ -178,8 +202,13 @@ def plot_bench(rows: list[dict[str, Any]], title: str = "") -> Figure:
     axes[0].set(title="non-causal", xlabel="n", ylabel="median time (ms)")
     axes[1].set(title="causal", xlabel="n", ylabel="median time (ms)")
     axes[2].set(title="peak extra memory (non-causal)", xlabel="n", ylabel="MiB")
-    axes[0].legend(fontsize=7)
+    ns = sorted({r["n"] for r in ok})
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [f"{n:,}" for n in ns])
+        ax.xaxis.set_minor_locator(NullLocator())
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig

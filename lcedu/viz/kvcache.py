@@ -20,8 +20,20 @@ from lcedu.kvcache.paged import PagedKVCache
 __all__ = ["plot_cache_history", "plot_block_table", "plot_cache_memory", "plot_sink_effect"]
 
 
-def plot_cache_history(histories: Mapping[str, torch.Tensor]) -> Figure:
-    """One panel per cache: row = decoding step, column = position, dark = held in cache."""
+def plot_cache_history(histories: Mapping[str, torch.Tensor] | None = None) -> Figure:
+    """One panel per cache: row = decoding step, column = position, dark = held in cache
+    (default: full, sliding W=5 and sinks 2 + 3 over 16 steps, as in notebook 08)."""
+    if histories is None:
+        from lcedu.kvcache.decode import cache_history
+        from lcedu.kvcache.full import KVCache
+        from lcedu.kvcache.sinks import SinkCache
+        from lcedu.kvcache.sliding import SlidingWindowCache
+
+        histories = {
+            "full": cache_history(KVCache(), 16),
+            "sliding, W=5": cache_history(SlidingWindowCache(5), 16),
+            "sinks, 2 + 3": cache_history(SinkCache(2, 3), 16),
+        }
     if not histories:
         raise ValueError("plot_cache_history needs at least one cache history")
     fig = Figure(figsize=(3.2 * len(histories), 3.4), layout="constrained")
@@ -37,8 +49,24 @@ def plot_cache_history(histories: Mapping[str, torch.Tensor]) -> Figure:
     return fig
 
 
-def plot_block_table(cache: PagedKVCache) -> Figure:
+def _example_paged_cache() -> PagedKVCache:
+    """A 6-token prompt, a fork sharing it, and each sequence grown a little (notebook 08)."""
+    g = torch.Generator().manual_seed(0)
+    cache = PagedKVCache(block_size=4, num_blocks=12)
+    prompt = torch.randn(1, 2, 6, 8, generator=g)
+    cache.update(prompt, prompt, seq_ids=[0])
+    sample = cache.fork(0)
+    more = torch.randn(1, 2, 3, 8, generator=g)
+    cache.update(more, more, seq_ids=[0])
+    one = torch.randn(1, 2, 1, 8, generator=g)
+    cache.update(one, one, seq_ids=[sample])
+    return cache
+
+
+def plot_block_table(cache: PagedKVCache | None = None) -> Figure:
     """Each sequence's block table (logical block → pool block) and the pool's occupancy."""
+    if cache is None:
+        cache = _example_paged_cache()
     if not isinstance(cache, PagedKVCache):
         raise ValueError("plot_block_table needs a PagedKVCache")
     seqs = cache.sequences
@@ -80,32 +108,56 @@ def plot_block_table(cache: PagedKVCache) -> Figure:
     return fig
 
 
-def plot_cache_memory(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Cache bytes against sequence length, one line per cache type (rows from the bench)."""
+def plot_cache_memory(rows: Sequence[Mapping[str, Any]] | None = None) -> Figure:
+    """Cache bytes against sequence length, one line per cache type (rows from the bench).
+
+    Caches that hold the same bytes at every length share one line and one label.
+    """
+    if rows is None:
+        from lcedu.bench.practice import measure_cache_memory
+
+        rows = measure_cache_memory((128, 512, 2048, 8192))
     if not rows:
         raise ValueError("plot_cache_memory needs rows with cache, seq_len and cache_bytes")
-    fig = Figure(figsize=(5.5, 3.6), layout="constrained")
+    series: dict[tuple, list[str]] = {}
+    for name in dict.fromkeys(r["cache"] for r in rows):
+        pts = tuple(sorted((r["seq_len"], r["cache_bytes"]) for r in rows if r["cache"] == name))
+        series.setdefault(pts, []).append(name)
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.subplots()
-    for i, name in enumerate(dict.fromkeys(r["cache"] for r in rows)):
-        pts = sorted((r["seq_len"], r["cache_bytes"]) for r in rows if r["cache"] == name)
+    for i, (pts, names) in enumerate(series.items()):
         ax.plot(
             [p[0] for p in pts],
             [p[1] / 2**20 for p in pts],
             marker="o",
-            label=name,
+            label=" = ".join(names),
             ls=["-", "--", ":", "-."][i % 4],
         )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlabel("tokens in the sequence")
     ax.set_ylabel("cache MiB (one layer)")
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return fig
 
 
-def plot_sink_effect(norms: Mapping[str, torch.Tensor], window: int) -> Figure:
-    """Output size per step for each cache; the line at `window` marks token 0's eviction."""
+def plot_sink_effect(norms: Mapping[str, torch.Tensor] | None = None, window: int = 8) -> Figure:
+    """Output size per step for each cache; the line at `window` marks token 0's eviction
+    (default: the toy sink sequence of notebook 08 through full, sliding and sink caches)."""
+    if norms is None:
+        from lcedu.kvcache.decode import decode_qkv
+        from lcedu.kvcache.full import KVCache
+        from lcedu.kvcache.sinks import SinkCache, sink_toy_qkv
+        from lcedu.kvcache.sliding import SlidingWindowCache
+
+        q, k, v = sink_toy_qkv(48, generator=torch.Generator().manual_seed(0))
+        caches = {
+            "full cache": KVCache(),
+            f"sliding window (W={window})": SlidingWindowCache(window),
+            f"sinks (1 + {window - 1})": SinkCache(1, window - 1),
+        }
+        norms = {n: decode_qkv(q, k, v, c)[0, 0].norm(dim=-1) for n, c in caches.items()}
     fig = Figure(figsize=(6.5, 3.4), layout="constrained")
     ax = fig.subplots()
     for name, y in norms.items():
@@ -116,5 +168,5 @@ def plot_sink_effect(norms: Mapping[str, torch.Tensor], window: int) -> Figure:
     )
     ax.set_xlabel("decoding step")
     ax.set_ylabel("|attention output|")
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig

@@ -39,9 +39,22 @@ __all__ = [
     "plot_receptive_field",
     "plot_row_errors",
     "plot_sparse_bench",
+    "PATTERNS",
+    "parse_positions",
+    "build_mask",
+    "mask_explorer_figure",
 ]
 
 _MASK_CMAP = ListedColormap(["#f4f4f4", "#2b6cb0"])
+
+
+def _byte_axis(ax) -> None:
+    """A log2 byte axis whose ticks sit on round binary sizes (1 KiB, 32 KiB, 1 MiB, ...)."""
+    ax.set_yscale("log", base=2)
+    low, high = ax.get_ylim()
+    ticks = [2.0**p for p in range(0, 61, 5) if low <= 2.0**p <= high]
+    ax.set_yticks(ticks, [format_bytes(int(t)) for t in ticks])
+    ax.minorticks_off()
 
 
 def draw_mask(ax, mask: torch.Tensor, title: str | None = None, *, grid: bool | None = None):
@@ -60,15 +73,19 @@ def draw_mask(ax, mask: torch.Tensor, title: str | None = None, *, grid: bool | 
         step = 1 if max(nq, nk) <= 16 else 2
         ax.set_xticks(range(0, nk, step))
         ax.set_yticks(range(0, nq, step))
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     head = f"{title}\n" if title else ""
     ax.set_title(f"{head}density {density(mask):.2f}", fontsize=9)
 
 
-def plot_mask(mask: torch.Tensor, *, title: str | None = None) -> Figure:
-    """One mask heatmap (query/key tick labels and a cell grid for small n)."""
+def plot_mask(mask: torch.Tensor | None = None, *, title: str | None = None) -> Figure:
+    """One mask heatmap (query/key tick labels and a cell grid for small n); default: a
+    16-token Longformer mask, window 2, global token 0."""
+    if mask is None:
+        mask = longformer_mask(16, 2, [0])
+        title = title or "Longformer, window 2, global [0]"
     fig = Figure(figsize=(4, 4), layout="constrained")
     draw_mask(fig.subplots(), mask, title)
     return fig
@@ -178,9 +195,23 @@ def plot_receptive_field(
     return fig
 
 
-def plot_row_errors(got: torch.Tensor, expected: torch.Tensor, window: int, *,
-                    label: str = "lesson's sketch") -> Figure:
-    """Largest |got − expected| per query row (over batch, heads, dims), edges shaded."""
+def plot_row_errors(got: torch.Tensor | None = None, expected: torch.Tensor | None = None,
+                    window: int = 6, *, label: str = "lesson's sketch") -> Figure:
+    """Largest |got − expected| per query row (over batch, heads, dims), edges shaded.
+
+    Default: the lesson's sliding-window sketch against the correct window on seeded random
+    q, k, v (n = 48, window 6), as in notebook 02.
+    """
+    if got is None or expected is None:
+        from lcedu.attention.sliding_window import (
+            lesson_sliding_window_attention,
+            sliding_window_attention,
+        )
+
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(1, 2, 48, 16, generator=g) for _ in range(3))
+        got = lesson_sliding_window_attention(q, k, v, window_size=2 * window)
+        expected = sliding_window_attention(q, k, v, window)
     if got.shape != expected.shape or got.dim() != 4:
         raise ValueError("plot_row_errors: got and expected must be (B, H, n, D) of one shape")
     err = (got.double() - expected.double()).abs().amax(dim=(0, 1, 3)).numpy()
@@ -194,15 +225,19 @@ def plot_row_errors(got: torch.Tensor, expected: torch.Tensor, window: int, *,
     ax.set_xlabel("query row i")
     ax.set_ylabel("max |error|")
     ax.set_title(f"{label} vs the correct window, per row", fontsize=9)
-    ax.legend(fontsize=8, loc="lower center")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 
-def plot_sparse_bench(rows: list[dict[str, Any]]) -> Figure:
-    """Median time and peak memory against n, per method (from `lcedu bench sparse`)."""
-    from lcedu.bench.sparse import LABELS
+def plot_sparse_bench(rows: list[dict[str, Any]] | None = None) -> Figure:
+    """Median time and peak memory against n, per method (from `lcedu bench sparse`; default:
+    the record shipped with the course)."""
+    from lcedu.bench.sparse import LABELS, read_results
 
-    fig = Figure(figsize=(11, 4), layout="constrained")
+    if rows is None:
+        rows = read_results()
+
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
     a, b = fig.subplots(1, 2)
     for method, label in LABELS.items():
         pts = [(r["n"], r["median_ms"], r["peak_bytes"]) for r in rows
@@ -218,14 +253,107 @@ def plot_sparse_bench(rows: list[dict[str, Any]]) -> Figure:
     if ns:
         heads = rows[0]["heads"] or 1
         b.plot(ns, [heads * n * n * 4 for n in ns], "k--", label="dense score matrix (fp32)")
-    for ax, ylabel in ((a, "median time (ms)"), (b, "peak memory (bytes)")):
+    for ax, ylabel in ((a, "median time (ms)"), (b, "peak memory (unit on each tick)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length n")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    b.yaxis.set_major_formatter(lambda y, _: format_bytes(y))
+    handles, labels = b.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    _byte_axis(b)
     w = rows[0]["window"] if rows else "?"
     fig.suptitle(f"sliding window {w} (one-sided): dense grows as n², banded as n", fontsize=10)
+    return fig
+
+
+PATTERNS = ("causal", "local", "dilated", "global", "longformer", "bigbird")
+
+
+def parse_positions(text: str, n: int) -> list[int]:
+    """'0, 5' -> [0, 5]; positions outside 0..n-1 raise ValueError."""
+    out = []
+    for part in str(text).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            pos = int(part)
+        except ValueError:
+            raise ValueError(
+                f"global tokens must be whole numbers like '0, 5', got {part!r}"
+            ) from None
+        if not 0 <= pos < n:
+            raise ValueError(f"global token {pos} is outside the sequence 0..{n - 1}")
+        out.append(pos)
+    return out
+
+
+def build_mask(pattern: str, n: int, window: int, dilation: int, global_tokens: list[int],
+               block_size: int, num_random_blocks: int, seed: int) -> torch.Tensor:
+    """The (n, n) mask of one named pattern."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    if pattern == "causal":
+        return causal_mask(n)
+    if pattern == "local":
+        return sliding_window_mask(n, window)
+    if pattern == "dilated":
+        return dilated_window_mask(n, window, dilation)
+    if pattern == "global":
+        return global_mask(n, global_tokens)
+    if pattern == "longformer":
+        return longformer_mask(n, window, global_tokens)
+    return bigbird_mask(n, block_size, num_random_blocks=num_random_blocks,
+                        num_global_blocks=2, seed=seed)
+
+
+# which of the explorer's parameters each pattern uses (the others are hidden)
+PATTERN_PARAMETERS = {
+    "window": ("local", "dilated", "longformer"),
+    "dilation": ("dilated",),
+    "global_tokens": ("global", "longformer"),
+    "block_size": ("bigbird",),
+    "num_random_blocks": ("bigbird",),
+    "seed": ("bigbird",),
+}
+
+
+def mask_explorer_figure(
+    pattern: str = "longformer",
+    n: int = 24,
+    window: int = 2,
+    dilation: int = 2,
+    global_tokens: str = "0",
+    block_size: int = 3,
+    num_random_blocks: int = 1,
+    seed: int = 0,
+) -> Figure:
+    """The mask (left) and the score memory it needs at n = 128K against dense (right)."""
+    glob = parse_positions(global_tokens, n)
+    mask = build_mask(pattern, n, window, dilation, glob, block_size, num_random_blocks, seed)
+    fig = Figure(figsize=(10, 4.6), layout="constrained")
+    a, b = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    draw_mask(a, mask, pattern)
+    # Memory at a long length: one head, fp32 scores; kept entries per row as in this mask.
+    big = 131072
+    per_row = {
+        "causal": big / 2,
+        "local": 2 * window + 1,
+        "dilated": 2 * window + 1,
+        "global": 2 * len(glob),
+        "longformer": 2 * window + 1 + 2 * len(glob),
+        "bigbird": block_size * (3 + 2 + num_random_blocks),
+    }[pattern]
+    dense_b = big * big * 4
+    sparse_b = big * min(big, per_row) * 4
+    bars = b.bar(["dense", pattern], [dense_b, sparse_b], color=["#a0aec0", "#2b6cb0"])
+    b.set_yscale("log", base=2)
+    b.set_ylim(sparse_b / 4, dense_b * 4)
+    _byte_axis(b)
+    b.bar_label(bars, [format_bytes(dense_b), format_bytes(sparse_b)], fontsize=9)
+    b.set_ylabel("score memory, 1 head, fp32")
+    b.set_title(f"at n = {big:,}: {sparse_b / dense_b:.2%} of dense", fontsize=10)
+    fig.suptitle(f"{pattern}: {int(mask.sum())} of {n * n} pairs kept "
+                 f"(density {density(mask):.2f})", fontsize=11)
     return fig

@@ -23,10 +23,11 @@ __all__ = [
     "plot_memory_tricks",
     "plot_scan_vs_attention_memory",
     "render_guide",
+    "shipped_memory_tricks",
 ]
 
 
-def plot_chunks(n: int, chunk_size: int, overlap: int) -> Figure:
+def plot_chunks(n: int = 64, chunk_size: int = 16, overlap: int = 4) -> Figure:
     """Left: the chunks over the tokens. Right: who can see whom, chunked vs one context."""
     spans = chunk_spans(n, chunk_size, overlap)
     vis = chunk_visibility(n, chunk_size, overlap).numpy().astype(float)
@@ -50,8 +51,29 @@ def plot_chunks(n: int, chunk_size: int, overlap: int) -> Figure:
     return fig
 
 
-def plot_memory_tricks(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Bars of time, peak memory and saved bytes relative to fp32 (rows from the bench)."""
+def shipped_memory_tricks() -> list[dict[str, Any]]:
+    """The memory-tricks rows of the record `lcedu bench practice` shipped (practice_cpu.csv)."""
+    import csv
+
+    from lcedu.data import data_path
+
+    def num(x: str) -> float | None:
+        return float(x) if x else None
+
+    with open(data_path("bench/practice_cpu.csv"), newline="", encoding="utf-8") as f:
+        return [
+            {"config": r["name"], **{k: num(r[k]) for k in ("time_ratio", "peak_ratio",
+                                                            "saved_ratio")}}
+            for r in csv.DictReader(f)
+            if r["section"] == "memory_tricks"
+        ]
+
+
+def plot_memory_tricks(rows: Sequence[Mapping[str, Any]] | None = None) -> Figure:
+    """Bars of time, peak memory and saved bytes relative to fp32 (rows from the bench;
+    default: the shipped record)."""
+    if rows is None:
+        rows = shipped_memory_tricks()
     if not rows:
         raise ValueError("plot_memory_tricks needs the rows of measure_memory_tricks")
     metrics = [
@@ -69,7 +91,7 @@ def plot_memory_tricks(rows: Sequence[Mapping[str, Any]]) -> Figure:
     ax.axhline(1, color="0.4", lw=0.8)
     ax.set_xticks(x + w * (len(rows) - 1) / 2, [m for _, m in metrics])
     ax.set_ylabel("relative to fp32, no checkpointing")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
 
@@ -100,14 +122,14 @@ def plot_scan_vs_attention_memory(
     ax.set_yscale("log", base=2)
     ax.set_xlabel("sequence length")
     ax.set_ylabel("bytes per layer (fp16)")
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return fig
 
 
 def render_guide(
-    original_len: int,
-    target_len: int,
+    original_len: int = 4096,
+    target_len: int = 32768,
     gpus: int = 1,
     can_finetune: bool = True,
     from_scratch: bool = False,
@@ -116,7 +138,7 @@ def render_guide(
     rec = choose_method(
         original_len, target_len, gpus=gpus, can_finetune=can_finetune, from_scratch=from_scratch
     )
-    fig = Figure(figsize=(8, 3.6), layout="constrained")
+    fig = Figure(figsize=(8.5, 4.0), layout="constrained")
     ax = fig.subplots()
     bands = [
         (1024, LONG, "positions: PI (x2) / YaRN / ALiBi", "C0"),
@@ -166,5 +188,10 @@ def render_guide(
         + [f"  note: {n}" for n in rec.notes]
     )
     ax.text(0.01, 0.48, text, transform=ax.transAxes, va="top", fontsize=8, wrap=True)
-    ax.set_title(f"lesson §6.1 row(s): {', '.join(rec.rows)}", fontsize=10)
+    setting = (
+        f"{original_len:,} → {target_len:,} tokens, {gpus} GPU{'s' if gpus > 1 else ''}, "
+        f"{'can' if can_finetune else 'cannot'} fine-tune"
+        + (", training from scratch" if from_scratch else "")
+    )
+    ax.set_title(f"{setting}\nlesson §6.1 row(s): {', '.join(rec.rows)}", fontsize=10)
     return fig

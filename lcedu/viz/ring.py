@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from lcedu.attention.ring import (
     LAYOUTS,
@@ -29,6 +30,7 @@ __all__ = [
     "plot_ring_step",
     "plot_load_balance",
     "plot_memory_per_rank",
+    "ring_stepper_figure",
     "pair_step_matrix",
 ]
 
@@ -60,14 +62,19 @@ def draw_schedule(ax, trace: RingTrace, highlight_step: int | None = None) -> No
             st = trace.at(s, r)
             ax.add_patch(_rect(s, r, KIND_COLOURS[st.kind], bold=highlight_step == s))
             frac = st.attended / st.block if st.block else 0.0
-            txt = f"KV of r{st.kv_rank}\n{_chunk_label(trace, st.kv_rank)}"
+            if W <= 4:
+                txt = f"KV of r{st.kv_rank}\n{_chunk_label(trace, st.kv_rank)}"
+            else:  # small cells: the block's rank only (its chunks are in the ring panel)
+                txt = f"r{st.kv_rank}"
             if trace.causal:
                 txt += f"\n{frac:.0%}"
-            ax.text(s + 0.5, r + 0.5, txt, ha="center", va="center", fontsize=8 if W <= 4 else 6)
+            ax.text(s + 0.5, r + 0.5, txt, ha="center", va="center", fontsize=8)
     ax.set_xlim(0, W)
     ax.set_ylim(W, 0)
-    ax.set_xticks([s + 0.5 for s in range(W)], [f"step {s}" for s in range(W)], fontsize=8)
-    ax.set_yticks([r + 0.5 for r in range(W)], [f"rank {r}" for r in range(W)], fontsize=8)
+    ax.set_xticks([s + 0.5 for s in range(W)],
+                  [f"step {s}" if W <= 4 else str(s) for s in range(W)], fontsize=8)
+    ax.set_yticks([r + 0.5 for r in range(W)],
+                  [f"rank {r}" if W <= 4 else f"r{r}" for r in range(W)], fontsize=8)
     ax.tick_params(length=0)
     ax.set_aspect("equal")
 
@@ -85,8 +92,14 @@ def _legend(fig_or_ax, causal: bool) -> None:
     fig_or_ax.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
 
 
-def plot_ring_schedule(trace: RingTrace) -> Figure:
-    """The ring schedule: which K/V block every rank holds at every step, and its fate."""
+def _default_trace(trace: RingTrace | None, layout: str = "contiguous") -> RingTrace:
+    return ring_schedule(16, 4, causal=True, layout=layout) if trace is None else trace
+
+
+def plot_ring_schedule(trace: RingTrace | None = None) -> Figure:
+    """The ring schedule: which K/V block every rank holds at every step, and its fate
+    (default: 16 tokens on 4 ranks, causal, contiguous)."""
+    trace = _default_trace(trace)
     _check_trace(trace)
     W = trace.world_size
     fig = Figure(figsize=(1.0 * W + 1.6, 0.9 * W + 1.2), layout="constrained")
@@ -122,9 +135,11 @@ def draw_pair_steps(ax, trace: RingTrace, upto_step: int | None = None) -> None:
     steps = _step_colours(W)
     cmap = ListedColormap(base + steps)
     ax.imshow(m + 2, cmap=cmap, vmin=0, vmax=W + 1, interpolation="nearest")
-    ax.set_xlabel("key position", fontsize=8)
-    ax.set_ylabel("query position", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel("key position", fontsize=9)
+    ax.set_ylabel("query position", fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(labelsize=8)
 
 
 def _step_colours(W: int) -> list[tuple[float, float, float]]:
@@ -134,8 +149,10 @@ def _step_colours(W: int) -> list[tuple[float, float, float]]:
     return [tuple(cm(0.1 + 0.8 * s / max(1, W - 1))[:3]) for s in range(W)]
 
 
-def plot_pair_steps(trace: RingTrace, upto_step: int | None = None) -> Figure:
-    """Every (query, key) pair coloured by the ring step that computes it."""
+def plot_pair_steps(trace: RingTrace | None = None, upto_step: int | None = None) -> Figure:
+    """Every (query, key) pair coloured by the ring step that computes it (default: 16
+    tokens on 4 ranks, causal, zigzag)."""
+    trace = _default_trace(trace, "zigzag")
     _check_trace(trace)
     W = trace.world_size
     fig = Figure(figsize=(5.2, 4.6), layout="constrained")
@@ -160,10 +177,10 @@ def draw_ring(ax, trace: RingTrace, step: int) -> None:
         ax.text(
             x,
             y,
-            f"rank {r}\nQ r{r}\nKV r{st.kv_rank}",
+            f"rank {r}\nQ r{r}\nKV r{st.kv_rank}" if W <= 4 else f"r{r}\nKV r{st.kv_rank}",
             ha="center",
             va="center",
-            fontsize=7 if W > 4 else 8,
+            fontsize=8,
         )
         if W > 1 and step < W - 1:
             x2, y2 = xy[(r + 1) % W]
@@ -185,8 +202,9 @@ def draw_ring(ax, trace: RingTrace, step: int) -> None:
     ax.axis("off")
 
 
-def plot_ring_step(trace: RingTrace, step: int) -> Figure:
+def plot_ring_step(trace: RingTrace | None = None, step: int = 0) -> Figure:
     """One hop of the ring: who holds what now, and every pair computed up to this step."""
+    trace = _default_trace(trace)
     _check_trace(trace)
     W = trace.world_size
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < W:
@@ -217,8 +235,9 @@ def plot_load_balance(seq_len: int = 64, world_size: int = 4) -> Figure:
     """
     traces = [ring_schedule(seq_len, world_size, causal=True, layout=lay) for lay in LAYOUTS]
     W = world_size
-    fig = Figure(figsize=(3.2 * len(LAYOUTS) + 3.6, 3.4), layout="constrained")
-    axes = fig.subplots(1, len(LAYOUTS) + 1, width_ratios=[1] * len(LAYOUTS) + [1.3])
+    fig = Figure(figsize=(2.9 * len(LAYOUTS) + 3.4, 4.0), layout="constrained")
+    axes = fig.subplots(1, len(LAYOUTS) + 1, width_ratios=[1] * len(LAYOUTS) + [1.2])
+    number_size = 11 if W <= 4 else 9 if W <= 6 else 8
     for ax, tr in zip(axes, traces):
         block = tr.steps[0].block
         work = np.array(tr.grid("attended"), dtype=float).T / block  # [rank][step]
@@ -228,31 +247,33 @@ def plot_load_balance(seq_len: int = 64, world_size: int = 4) -> Figure:
                 ax.text(
                     s,
                     r,
-                    f"{work[r, s]:.2f}",
+                    f"{work[r, s]:.2f}" if W <= 6 else f"{work[r, s]:.1f}",
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=number_size,
                     color="white" if work[r, s] > 0.6 else "black",
                 )
-        ax.set_xticks(range(W), [str(s) for s in range(W)], fontsize=7)
-        ax.set_yticks(range(W), [str(r) for r in range(W)], fontsize=7)
-        ax.set_xlabel("step", fontsize=8)
-        ax.set_ylabel("rank", fontsize=8)
-        ax.set_title(f"{tr.layout}: balance {tr.balance():.0%}", fontsize=9)
+        ax.set_xticks(range(W), [str(s) for s in range(W)], fontsize=9)
+        ax.set_yticks(range(W), [str(r) for r in range(W)], fontsize=9)
+        ax.set_xlabel("step", fontsize=10)
+        ax.set_ylabel("rank", fontsize=10)
+        ax.set_title(f"{tr.layout}: balance {tr.balance():.0%}", fontsize=11)
     ax = axes[-1]
     block = traces[0].steps[0].block
     crit = [tr.critical_path() / block for tr in traces]
     ideal = sum(traces[0].work_per_rank()) / (W * block)
     ax.bar(LAYOUTS, crit, color=["#c44e52", "#55a868", "#8172b2"])
-    ax.axhline(ideal, color="black", linestyle="--", linewidth=1, label="ideal: total work / W")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.axhline(ideal, color="black", linestyle="--", linewidth=1)
     ax.set_ylim(0, max(crit) * 1.25)
     for i, c in enumerate(crit):
-        ax.text(i, c, f"{c:.2f}", ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("time set by the slowest rank\n(full blocks of work)", fontsize=8)
-    ax.tick_params(labelsize=8)
-    ax.set_title("causal ring: total time", fontsize=9)
-    fig.suptitle(f"causal load balance, {W} ranks, {seq_len} tokens", fontsize=10)
+        ax.text(i, c, f"{c:.2f}", ha="center", va="bottom", fontsize=10)
+    ax.set_ylabel("time set by the slowest rank\n(full blocks of work)", fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.set_title("causal ring: total time\n(dashed: ideal = total work / W)", fontsize=11)
+    fig.suptitle(
+        f"causal load balance, {W} ranks, {seq_len} tokens (numbers: work per rank per step)",
+        fontsize=11,
+    )
     return fig
 
 
@@ -272,14 +293,17 @@ def plot_memory_per_rank(
         for w in world_sizes
     ]
     gib = 2.0**30
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    fig = Figure(figsize=(7.2, 4.8), layout="constrained")
     ax = fig.subplots()
-    for key, label, style in (
-        ("qkvo", "Q, K, V, O shards (same bytes as the buffers)", ":o"),
-        ("kv_buffers", "two K/V blocks in flight", "-s"),
+    if all(r["qkvo"] == r["kv_buffers"] for r in rows):  # one line, not one hiding the other
+        series = [("qkvo", "Q, K, V, O shards = two K/V blocks in flight (same bytes)", "-o")]
+    else:
+        series = [("qkvo", "Q, K, V, O shards", ":o"), ("kv_buffers", "two K/V blocks", "-s")]
+    series += [
         ("scores", "one fp32 score block (if materialised)", "-^"),
         ("total", "total", "-k"),
-    ):
+    ]
+    for key, label, style in series:
         ax.plot(world_sizes, [r[key] / gib for r in rows], style, label=label, markersize=4)
     ax.axhline(
         rows[0]["single_device_scores"] / gib,
@@ -289,13 +313,27 @@ def plot_memory_per_rank(
     )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * 3)  # the one-device line inside the axes, not on its edge
     ax.set_xlabel("world size W (ranks)")
     ax.set_ylabel("GiB per rank")
     ax.set_xticks(list(world_sizes), [str(w) for w in world_sizes])
-    ax.legend(fontsize=7)
+    fig.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
     ax.set_title(
         f"one attention layer, {seq_len:,} tokens, {heads} heads × {head_dim}, "
         f"{8 * bytes_per_element}-bit activations",
-        fontsize=9,
+        fontsize=10,
     )
     return fig
+
+
+def ring_stepper_figure(
+    world_size: int = 4,
+    step: int = 0,
+    layout: str = "contiguous",
+    causal: bool = True,
+    chunk: int = 4,
+) -> Figure:
+    """The ring at `step` for world_size ranks holding `chunk` tokens each (the stepper)."""
+    trace = ring_schedule(world_size * chunk, world_size, causal=bool(causal), layout=layout)
+    return plot_ring_step(trace, step)

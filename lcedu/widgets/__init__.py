@@ -1,10 +1,11 @@
-"""ipywidgets dashboards: each a thin wrapper over a pure ``render(params) -> Figure``.
+"""ipywidgets explorers: each a set of controls over one `lcedu.viz` figure function.
 
-The explorers are re-exported here (`from lcedu.widgets import mask_explorer`); importing
-the package imports ipywidgets; each module's ``render`` stays in its module.
+Every explorer is built on the one mechanism in `explorer.py` (draw at creation, redraw on
+each change, errors as one red line). Importing the package imports ipywidgets.
 """
 
 from lcedu.widgets.alibi import alibi_explorer
+from lcedu.widgets.explorer import Explorer
 from lcedu.widgets.flash import tile_explorer
 from lcedu.widgets.guide import method_guide
 from lcedu.widgets.kv_calculator import kv_cache_calculator
@@ -13,6 +14,7 @@ from lcedu.widgets.ring import ring_stepper
 from lcedu.widgets.rope import rope_explorer
 
 __all__ = [
+    "Explorer",
     "alibi_explorer",
     "kv_cache_calculator",
     "mask_explorer",
