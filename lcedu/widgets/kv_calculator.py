@@ -23,8 +23,12 @@ def kv_cache_calculator() -> Explorer:
         render,
         dict(
             num_layers=widgets.IntSlider(32, 1, 128, description="layers", style=style),
-            num_heads=widgets.IntSlider(32, 1, 128, description="query heads", style=style),
-            num_kv_heads=widgets.IntSlider(8, 1, 128, description="KV heads", style=style),
+            # Query heads in steps of 8 and KV heads dividing 8: every pair is a valid
+            # grouped-query shape (each KV head serves the same number of query heads).
+            num_heads=widgets.IntSlider(32, 8, 128, step=8, description="query heads",
+                                        style=style),
+            num_kv_heads=widgets.Dropdown(options=[1, 2, 4, 8], value=8, description="KV heads",
+                                          style=style),
             head_dim=widgets.Dropdown(options=[64, 80, 96, 128, 256], value=128,
                                       description="head dim", style=style),
             max_context_pow2=widgets.IntSlider(17, 11, 21, description="max context 2^",
