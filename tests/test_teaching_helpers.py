@@ -16,7 +16,11 @@ from lcedu.teaching.deprecated import (
     lesson_cuda_autocast_matmul,
     lesson_sdp_kernel_sdpa,
 )
-from lcedu.teaching.lesson_longformer import LessonLongformerAttention, influence_matrix
+from lcedu.teaching.lesson_longformer import (
+    LessonLongformerAttention,
+    influence_matrix,
+    pattern_text,
+)
 from lcedu.teaching.recorded import PRACTICE_CSV, memory_tricks_figure, recorded_memory_tricks
 
 
@@ -121,3 +125,16 @@ def test_recorded_memory_tricks_reads_the_csv() -> None:
 def test_context_parallel_rejects_bad_input(bad: dict) -> None:
     with pytest.raises(ValueError):
         try_torch_context_parallel(**bad)
+
+
+def test_pattern_text() -> None:
+    m = torch.tensor([[True, False], [True, True]])
+    assert pattern_text(m, m, titles=("a", "b")).splitlines() == [
+        "a     b",
+        "■ ·   ■ ·",
+        "■ ■   ■ ■",
+    ]
+    with pytest.raises(ValueError):
+        pattern_text()
+    with pytest.raises(ValueError):
+        pattern_text(m, titles=("a", "b"))

@@ -18,7 +18,7 @@ from torch import nn
 
 from lcedu.attention.sliding_window import lesson_sliding_window_attention
 
-__all__ = ["LessonLongformerAttention", "influence_matrix"]
+__all__ = ["LessonLongformerAttention", "influence_matrix", "pattern_text"]
 
 
 class LessonLongformerAttention(nn.Module):
@@ -97,3 +97,20 @@ def influence_matrix(
             h[:, j] += 1.0
             out[:, j] = (fn(h) - base).abs().amax(dim=(0, 2)) > tol
     return out
+
+
+def pattern_text(*masks: torch.Tensor, titles: tuple[str, ...] = ()) -> str:
+    """Boolean (n, n) matrices side by side as text: ■ = True, · = False, rows = queries."""
+    if not masks or any(not isinstance(m, torch.Tensor) or m.dim() != 2 for m in masks):
+        raise ValueError("pattern_text needs one or more 2-D boolean tensors")
+    if titles and len(titles) != len(masks):
+        raise ValueError("give one title per matrix, or none")
+    width = [2 * m.shape[1] - 1 for m in masks]
+    lines = ["   ".join(t.ljust(w) for t, w in zip(titles, width)).rstrip()] if titles else []
+    for i in range(max(m.shape[0] for m in masks)):
+        rows = []
+        for m, w in zip(masks, width):
+            row = " ".join("■" if x else "·" for x in m[i].tolist()) if i < m.shape[0] else ""
+            rows.append(row.ljust(w))
+        lines.append("   ".join(rows).rstrip())
+    return "\n".join(lines)
