@@ -21,7 +21,12 @@ from lcedu.teaching.lesson_longformer import (
     influence_matrix,
     pattern_text,
 )
-from lcedu.teaching.recorded import PRACTICE_CSV, memory_tricks_figure, recorded_memory_tricks
+from lcedu.teaching.recorded import (
+    PRACTICE_CSV,
+    causal_time_ratios,
+    memory_tricks_figure,
+    recorded_memory_tricks,
+)
 
 
 @pytest.mark.parametrize("lq,lk", [(3, 7), (5, 5), (1, 9), (4, 11)])
@@ -138,3 +143,16 @@ def test_pattern_text() -> None:
         pattern_text()
     with pytest.raises(ValueError):
         pattern_text(m, titles=("a", "b"))
+
+
+def test_causal_time_ratios() -> None:
+    rows = [
+        dict(method="a", n=8, causal=False, status="ok", median_ms=10.0),
+        dict(method="a", n=8, causal=True, status="ok", median_ms=5.0),
+        dict(method="b", n=8, causal=True, status="ok", median_ms=5.0),
+        dict(method="a", n=16, causal=False, status="skipped", median_ms=None),
+        dict(method="a", n=16, causal=True, status="ok", median_ms=3.0),
+    ]
+    assert causal_time_ratios(rows) == {("a", 8): 0.5}
+    with pytest.raises(ValueError):
+        causal_time_ratios([dict(method="a")])

@@ -15,7 +15,12 @@ from matplotlib.figure import Figure
 
 from lcedu.viz.practice import plot_memory_tricks
 
-__all__ = ["PRACTICE_CSV", "recorded_memory_tricks", "memory_tricks_figure"]
+__all__ = [
+    "PRACTICE_CSV",
+    "recorded_memory_tricks",
+    "memory_tricks_figure",
+    "causal_time_ratios",
+]
 
 PRACTICE_CSV = Path(__file__).resolve().parents[1] / "data" / "bench" / "practice_cpu.csv"
 
@@ -54,3 +59,25 @@ def memory_tricks_figure(rows: list[dict[str, Any]], title: str) -> Figure:
     fig = plot_memory_tricks(rows)
     fig.axes[0].set_title(title, fontsize=9)
     return fig
+
+
+def causal_time_ratios(rows: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
+    """Causal median time / non-causal median time, per (method, n), from a bench record's rows.
+
+    Only pairs where both runs have status ``ok`` appear. Rows are those of
+    ``lcedu bench attention`` records (keys ``method``, ``n``, ``causal``, ``status``,
+    ``median_ms``).
+    """
+    need = {"method", "n", "causal"}
+    if any(not need <= set(r) for r in rows):
+        raise ValueError(f"every row needs the keys {sorted(need)} of an attention bench record")
+    times = {
+        (r["method"], r["n"], bool(r["causal"])): r["median_ms"]
+        for r in rows
+        if r.get("status") == "ok" and r.get("median_ms")
+    }
+    return {
+        (m, n): times[(m, n, True)] / times[(m, n, False)]
+        for (m, n, c) in times
+        if c and (m, n, False) in times
+    }
