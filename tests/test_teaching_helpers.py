@@ -156,3 +156,27 @@ def test_causal_time_ratios() -> None:
     assert causal_time_ratios(rows) == {("a", 8): 0.5}
     with pytest.raises(ValueError):
         causal_time_ratios([dict(method="a")])
+
+
+def test_streaming_positions_renumber_inside_the_cache() -> None:
+    from lcedu.kvcache.sinks import SinkCache
+    from lcedu.positions.rope import rope_inv_freq
+    from lcedu.teaching.streaming import rope_scores, streaming_positions
+
+    cache = SinkCache(3, 5)
+    cache.update(torch.zeros(1, 1, 37, 2), torch.zeros(1, 1, 37, 2))
+    assert cache.positions().tolist() == [0, 1, 2, 32, 33, 34, 35, 36]
+    assert streaming_positions(cache).tolist() == list(range(8))
+    g = torch.Generator().manual_seed(3)
+    inv = rope_inv_freq(12).double()
+    q = torch.randn(12, generator=g, dtype=torch.float64)
+    k = torch.randn(8, 12, generator=g, dtype=torch.float64)
+    orig = rope_scores(q, k, 36, cache.positions(), inv)
+    renum = rope_scores(q, k, 7, streaming_positions(cache), inv)
+    # witness: the plain dot product of explicitly rotated pairs (relative property of RoPE)
+    assert torch.allclose(orig[3:], renum[3:])  # recent distances unchanged
+    assert not torch.allclose(orig[:3], renum[:3])  # sink distances shrink
+    with pytest.raises(ValueError):
+        streaming_positions(object())
+    with pytest.raises(ValueError):
+        rope_scores(q[None], k, 0, cache.positions(), inv)
