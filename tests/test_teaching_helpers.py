@@ -120,6 +120,7 @@ def test_recorded_memory_tricks_reads_the_csv() -> None:
         assert f"{r['config']},{r['seq_len']},{r['step_ms']}" in text.replace(".0,", ",")
     fig = memory_tricks_figure(rows, "recorded")
     assert fig.axes[0].get_title() == "recorded"
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
     with pytest.raises(ValueError):
         memory_tricks_figure(rows, "")
     with pytest.raises(ValueError):

@@ -53,11 +53,16 @@ def recorded_memory_tricks(path: str | Path = PRACTICE_CSV) -> list[dict[str, An
 
 
 def memory_tricks_figure(rows: list[dict[str, Any]], title: str) -> Figure:
-    """``plot_memory_tricks`` with a title that says which run it shows."""
+    """``plot_memory_tricks`` with a title that says which run it shows, legend below the axes."""
     if not title:
         raise ValueError("say which run the figure shows, e.g. 'recorded: <machine>, <date>'")
     fig = plot_memory_tricks(rows)
-    fig.axes[0].set_title(title, fontsize=9)
+    ax = fig.axes[0]
+    ax.set_title(title, fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend() is not None:  # move the legend off the bars, below the axes
+        ax.get_legend().remove()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     return fig
 
 
