@@ -44,3 +44,13 @@ def test_readme_lists_every_notebook():
 def test_course_table_has_a_row_per_lesson():
     table = course_table()
     assert len(table.splitlines()) == len(COURSE) + 2
+
+
+def test_plain_course_table_has_aligned_columns():
+    lines = course_table(markdown=False).splitlines()
+    assert len(lines) == len(COURSE) + 2 and set(lines[1]) <= {"-", " "}
+    starts = [i + 2 for i, ch in enumerate(lines[1]) if ch == " " and lines[1][i + 1] == " "]
+    for line in [lines[0]] + lines[2:]:
+        for col in starts:
+            assert line[col - 2 : col] == "  " and line[col] != " ", (line, col)
+    assert all(lesson.notebook in course_table(markdown=False) for lesson in COURSE)

@@ -111,14 +111,26 @@ def repo_root() -> Path:
     return Path.cwd()
 
 
+def _aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows as plain text in aligned columns (two spaces apart), a rule under the header."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def course_table(markdown: bool = True) -> str:
-    """The course map as a Markdown table (or plain text)."""
+    """The course map as a Markdown table, or as plain text in aligned columns."""
+    if not markdown:
+        plain = [("#", "Notebook", "Lesson §", "File", "Exercise (you implement)")]
+        for lesson in COURSE:
+            ex = f"{lesson.exercise} ({lesson.practises})" if lesson.exercise else "—"
+            plain.append((lesson.number, lesson.title, lesson.section, lesson.notebook, ex))
+        return _aligned(plain)
     rows = [("#", "Notebook", "Lesson §", "Exercise (you implement)")]
     for lesson in COURSE:
         ex = f"{lesson.exercise} ({lesson.practises})" if lesson.exercise else "—"
         rows.append((lesson.number, f"{lesson.title} — {lesson.notebook}", lesson.section, ex))
-    if not markdown:
-        return "\n".join("  ".join(r) for r in rows)
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(lines)

@@ -5,7 +5,10 @@ fine-tuning; 4K→32K YaRN (Peng et al., 2023), or ALiBi (Press et al., 2021) wh
 from scratch; 32K→100K+ FlashAttention (Dao, 2022) required, Ring Attention (Liu et al.,
 2023) across GPUs, sparse attention worth considering; 1M+ special architectures such as
 Mamba (Gu & Dao, 2023). The rows are read as a scale factor (×2, ×8) and an absolute
-target length; where the lesson is silent, notes say so.
+target length; where the lesson is silent, notes say so. Beyond the lesson's rows (a stretch
+above ×8, a target of 1M+) it gives the advice practitioners follow: extend in stages with
+continued pre-training on long data (LongRoPE, Ding et al., 2024; Llama 3.1's six stages), shard
+the sequence, and treat SSMs and very sparse attention as alternatives for a new model.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 __all__ = ["Recommendation", "choose_method"]
 
 K = 1024
+STAGED = 8  # the lesson's largest position row is 4K → 32K: a ×8 stretch
 LONG = 32 * K  # the lesson's "32K → 100K+" row starts above 32K
 HUGE = 1_000_000  # "1M+"
 
@@ -33,6 +37,23 @@ class Recommendation:
         lines += [f"- {m}: {r}" for m, r in zip(self.methods, self.reasons)]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _factor_text(factor: float) -> str:
+    """x8 for a whole factor, 'about x15.3' otherwise (never six significant digits)."""
+    return f"x{factor:g}" if float(factor).is_integer() else f"about x{factor:.1f}"
+
+
+def _kv_note(target_len: int) -> str:
+    from lcedu.kvcache.memory import MODEL_PRESETS, format_bytes
+
+    llama3 = [s for name, s in MODEL_PRESETS.items() if name.startswith("Llama 3 8B")]
+    shape = llama3[0] if llama3 else next(iter(MODEL_PRESETS.values()))
+    size = format_bytes(shape.kv_cache_bytes(target_len))
+    return (
+        f"the KV cache alone is {size} at {target_len:,} tokens for {shape.name} in 16 bits: "
+        "shard it with the sequence, or quantise/offload it"
+    )
 
 
 def _pos_int(name: str, v: object) -> int:
@@ -98,17 +119,36 @@ def choose_method(
                 "without fine-tuning PI loses some quality; dynamic NTK or YaRN "
                 "degrade less without training (beyond the lesson's table)"
             )
-    else:
+    elif factor <= STAGED:
         rows.append("4K → 32K")
         add(
             "YaRN",
-            f"a larger factor (x{factor:g}): interpolate low frequencies, keep high "
+            f"a larger factor ({_factor_text(factor)}): interpolate low frequencies, keep high "
             "ones; better than PI",
         )
         if can_finetune:
             add("fine-tuning", "YaRN reaches its quality after a short fine-tune")
         else:
             notes.append("without fine-tuning, YaRN (or dynamic NTK) still beats PI, with a loss")
+    else:
+        rows.append("4K → 32K")
+        add(
+            "YaRN, in stages",
+            f"{_factor_text(factor)} is beyond the lesson's largest stretch (x{STAGED}): extend in "
+            "steps of x2-x8 (LongRoPE reached 2M via 256K; Llama 3.1 went 8K → 128K in six "
+            "stages), checking quality at each",
+        )
+        if can_finetune:
+            add(
+                "continued pre-training on long documents",
+                "at every stage, on real long texts mixed with short ones; the data matters "
+                "as much as the position method",
+            )
+        else:
+            notes.append(
+                f"a {_factor_text(factor)} stretch without training degrades badly; "
+                "plan for continued pre-training or a shorter target"
+            )
     if target_len > LONG:
         rows.append("32K → 100K+")
         add("FlashAttention", "required: the n x n score matrix no longer fits in memory")
@@ -121,13 +161,26 @@ def choose_method(
             notes.append(
                 "with one GPU Ring Attention does not apply; memory per device bounds the length"
             )
-        add("sparse attention", "worth considering: attend to a window plus global tokens")
+        if target_len < HUGE:
+            add(
+                "sparse attention",
+                "worth considering: attend to a window plus global tokens (for a pretrained "
+                "dense model, a new pattern needs retraining)",
+            )
     if target_len >= HUGE:
         rows.append("1M+")
         add(
             "Mamba / state-space models",
-            "a special architecture: linear-time scan, "
-            "constant-size state instead of a growing KV cache",
+            "an alternative for a new model, not an add-on: linear-time scan, constant-size "
+            "state instead of a growing KV cache (hybrids keep a few attention layers)",
         )
-        add("extremely sparse attention", "the alternative if attention must stay")
+        add(
+            "extremely sparse attention",
+            "the other alternative for a new model, if attention must stay",
+        )
+        notes.append(_kv_note(target_len))
+        notes.append(
+            "judge the result on long-context tasks (needle-in-a-haystack, RULER), "
+            "not on perplexity alone"
+        )
     return Recommendation(tuple(methods), tuple(reasons), tuple(rows), tuple(notes))
