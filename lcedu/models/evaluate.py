@@ -327,7 +327,8 @@ def build_recall_parser() -> argparse.ArgumentParser:
         "evaluation length and RoPE scaling.",
     )
     p.add_argument("--task", choices=["recall"], default="recall", help=argparse.SUPPRESS)
-    p.add_argument("--checkpoint", required=True, help="a checkpoint of `lcedu train --task recall`")
+    p.add_argument("--checkpoint", required=True,
+                   help="a checkpoint of `lcedu train --task recall`")
     p.add_argument("--lengths", type=int, nargs="+", required=True, help="evaluation lengths")
     p.add_argument("--scalings", nargs="+", default=["none"],
                    help=f"RoPE scalings (RoPE models only): {', '.join(ROPE_SCALINGS)}")

@@ -118,7 +118,8 @@ def recall_scores(
         local = batch.local[:, 1:]
         right = logits.argmax(-1) == targets
         dist = batch.distance[:, 1:]
-        for name, where in (("near", answer & (dist <= horizon)), ("far", answer & (dist > horizon))):
+        near, far = answer & (dist <= horizon), answer & (dist > horizon)
+        for name, where in (("near", near), ("far", far)):
             counts[name][0] += int(right[where].sum())
             counts[name][1] += int(where.sum())
         ce = F.cross_entropy(logits[local], targets[local], reduction="sum")

@@ -71,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", default=str(RECALL_DIR))
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    import importlib
+
     import torch
 
-    from lcedu.models import evaluate, train
+    train = importlib.import_module("lcedu.models.train")
+    evaluate = importlib.import_module("lcedu.models.evaluate")
 
     torch.set_num_threads(args.threads)
     for seed in args.seeds:

@@ -441,7 +441,8 @@ def recall_command(cfg, out: str | Path) -> str:
     d = RecallTrainConfig()
     argv = ["lcedu", "train", "--task", "recall", "--pos", cfg.pos]
     for name in ("seq_len", "steps", "batch_size", "lr", "warmup", "dim", "layers", "heads",
-                 "mlp_ratio", "init_std", "seed", "log_every", "init", "rope_scaling", "rope_original_len"):
+                 "mlp_ratio", "init_std", "seed", "log_every", "init", "rope_scaling",
+                 "rope_original_len"):
         if getattr(cfg, name) != getattr(d, name):
             argv += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
     return " ".join(argv + ["--out", Path(out).as_posix()])
@@ -464,7 +465,8 @@ def recall_main(argv: list[str]) -> int:
         cfg = RecallTrainConfig(
             pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
             lr=args.lr, warmup=args.warmup, dim=args.dim, layers=args.layers, heads=args.heads,
-            mlp_ratio=args.mlp_ratio, init_std=args.init_std, seed=args.seed, log_every=args.log_every, init=args.init,
+            mlp_ratio=args.mlp_ratio, init_std=args.init_std, seed=args.seed,
+            log_every=args.log_every, init=args.init,
             rope_scaling=args.rope_scaling, rope_original_len=args.rope_original_len,
         )
         model, record = train_recall(cfg, log=lambda line: print(line, flush=True))
