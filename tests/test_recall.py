@@ -218,3 +218,101 @@ def test_spread_and_summary():
     assert summarize(rows, "accuracy") == {("m", "none", 64): (pytest.approx(0.6),
                                                                pytest.approx(0.1414, abs=1e-4), 2)}
     assert summarize(rows, "far") == {}
+
+
+# ----------------------------------------------------------------- the shipped grid
+def _shipped():
+    from lcedu.models.recall_records import recall_dir
+
+    return recall_dir()
+
+
+@pytest.mark.parametrize("name,length,method", [
+    ("alibi_s0", 128, "none"),
+    ("rope_s1", 256, "yarn"),
+    ("rope_ft128_linear_s2", 64, "linear"),
+    ("none_s2", 64, "none"),
+])
+def test_shipped_checkpoints_reproduce_their_recorded_scores(name, length, method):
+    from lcedu.models.recall_records import rescore
+
+    live, recorded = rescore(name, length, method)
+    assert recorded is not None
+    for key in ("queries", "near_queries", "far_queries", "accuracy", "near_accuracy",
+                "far_accuracy"):
+        assert live[key] == recorded[key], key
+    assert live["local_loss"] == pytest.approx(recorded["local_loss"], abs=1e-5)
+
+
+def test_every_shipped_run_records_how_it_was_made_and_base_models_learned_the_task():
+    from lcedu.models.recall_grid import EVAL_LENGTHS, grid_rows
+    from lcedu.models.recall_records import load_records
+
+    records = load_records()
+    expected = {name for seed in (0, 1, 2) for name, _, _ in grid_rows(seed)}
+    assert set(records) == expected
+    task_hash = RecallTask().fingerprint()
+    for name, rec in records.items():
+        train, ev = rec["train"], rec["eval"]
+        assert train["task_sha256"] == ev["task_sha256"] == task_hash
+        assert train["command"].startswith("lcedu train --task recall")
+        assert ev["command"].startswith("lcedu evaluate --task recall")
+        assert {"python", "torch", "threads"} <= set(train["environment"])
+        assert (_shipped() / f"{name}.pt").stat().st_size < 300_000
+        lengths = {r["length"] for r in ev["scores"]}
+        assert lengths == ({64} if rec["model"] == "learned" else set(EVAL_LENGTHS))
+        assert all(r["queries"] >= 1000 for r in ev["scores"])
+        if not rec["model"].startswith("rope_ft"):
+            assert train["at_training_length"]["accuracy"] >= 0.95, name
+
+
+def test_recorded_commands_parse_back_to_the_recorded_configs():
+    from lcedu.models.recall_records import load_records
+
+    for rec in load_records().values():
+        argv = shlex.split(rec["train"]["command"])[2:]
+        args = train_cli.build_recall_parser().parse_args(argv)
+        cfg = rec["train"]["train_config"]
+        assert (args.pos, args.steps, args.seed, args.seq_len, args.init) == (
+            cfg["pos"], cfg["steps"], cfg["seed"], cfg["seq_len"], cfg["init"])
+
+
+def _fake_rows():
+    rows = []
+    for seed in range(3):
+        for model, scalings in (("none", ["none"]), ("rope", ["none", "yarn"]),
+                                ("alibi", ["none"]), ("rope_ft128_yarn", ["yarn"])):
+            for sc in scalings:
+                for n in (64, 128, 256, 512):
+                    rows.append({"model": model, "seed": seed, "scaling": sc, "length": n,
+                                 "accuracy": 0.9 - n / 1000 + seed / 100,
+                                 "near_accuracy": 0.95 - seed / 100,
+                                 "far_accuracy": None if n == 64 else 0.5 + seed / 50,
+                                 "local_loss": 1.2 + n / 1000 + seed / 100})
+    return rows
+
+
+def test_recall_figures_draw_error_bars_per_curve_with_the_legend_outside():
+    from matplotlib.figure import Figure
+
+    from lcedu.viz.capstone import (
+        recall_local_loss_figure,
+        recall_rope_figure,
+        recall_schemes_figure,
+    )
+
+    rows = _fake_rows()
+    fig = recall_schemes_figure(rows)
+    assert isinstance(fig, Figure) and len(fig.legends) == 1 and not fig.axes[0].get_legend()
+    near, far = fig.axes[:2]
+    assert len(near.containers) == 3 and len(far.containers) == 3  # none, rope, alibi
+    xs = [tuple(c.lines[0].get_xdata()) for c in far.containers]
+    assert all(x == (128, 256, 512) for x in xs)  # no far questions at 64
+    rope = recall_rope_figure(rows)
+    assert len(rope.axes[0].containers) == 3  # rope, rope + YaRN, fine-tuned with YaRN
+    styles = [(c.lines[0].get_linestyle(), c.lines[0].get_marker())
+              for c in rope.axes[0].containers]
+    assert len(set(styles)) == len(styles)  # curves that coincide stay distinguishable
+    assert len(recall_local_loss_figure(rows).axes[0].containers) == 5
+    with pytest.raises(ValueError, match="none of the requested curves"):
+        recall_schemes_figure([{**r, "model": "x"} for r in rows])

@@ -23,8 +23,8 @@ EVAL_LENGTHS = (64, 128, 256, 512)
 ZERO_SHOT = ("none", "linear", "ntk_aware", "dynamic_ntk", "yarn")
 #: Fine-tunes of RoPE at 2x: the scaling built in ("none" = the control).
 FINE_TUNES = ("linear", "yarn", "none")
-BASE_STEPS = 400
-FT_STEPS = 100
+BASE_STEPS = 300
+FT_STEPS = 60
 RECALL_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "recall"
 
 
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Run the capstone's recall grid (skips done rows).")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out-dir", default=str(RECALL_DIR))
+    p.add_argument("--models", nargs="+", default=None,
+                   help="only these rows (e.g. rope rope_ft128_linear); default: all")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     import importlib
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     for seed in args.seeds:
         for name, train_argv, eval_argv in grid_rows(seed, Path(args.out_dir)):
+            if args.models is not None and name.rsplit("_s", 1)[0] not in args.models:
+                continue
             ckpt = Path(train_argv[train_argv.index("--out") + 1])
             if not ckpt.with_suffix(".json").is_file():
                 print(f"== train {name}: lcedu train {' '.join(train_argv)}", flush=True)

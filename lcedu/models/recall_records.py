@@ -14,7 +14,7 @@ from pathlib import Path
 from lcedu.models.recall_eval import summarize
 
 __all__ = ["recall_dir", "load_records", "score_rows", "results_table", "training_table",
-           "MODEL_LABELS", "SCALING_LABELS"]
+           "compare", "rescore", "MODEL_LABELS", "SCALING_LABELS"]
 
 MODEL_LABELS = {
     "none": "NoPE",
@@ -135,3 +135,43 @@ def training_table(records: dict[str, dict] | None = None) -> str:
                      f"{t['num_parameters']:>8}  {secs:<22}"
                      f"{100 * min(accs):>9.1f}–{100 * max(accs):.1f}%")
     return "\n".join(lines)
+
+
+def compare(rows: list[dict], a: tuple[str, str], b: tuple[str, str], length: int,
+            key: str = "accuracy") -> dict:
+    """Mean of ``a`` minus mean of ``b`` at ``length``, and whether it exceeds its uncertainty.
+
+    ``a`` and ``b`` are (model, scaling). The uncertainty is sd_a + sd_b (over seeds): a
+    difference is called *clear* only when it is larger than that.
+    """
+    cells = summarize(rows, key)
+    for m in (a, b):
+        if (*m, length) not in cells:
+            raise ValueError(f"no recorded {key} for {m} at length {length}")
+    ma, sa, _ = cells[(*a, length)]
+    mb, sb, _ = cells[(*b, length)]
+    diff, unc = ma - mb, sa + sb
+    return {"difference": diff, "uncertainty": unc, "clear": abs(diff) > unc}
+
+
+def rescore(name: str, length: int, scaling: str = "none",
+            directory: str | Path | None = None) -> tuple[dict, dict | None]:
+    """Score shipped checkpoint ``name`` (e.g. "rope_s0") live at ``length``; also return the
+    recorded row for the same cell (None if that cell was not recorded)."""
+    from lcedu.models.recall_eval import recall_scores
+    from lcedu.models.recall_train import load_recall
+
+    directory = recall_dir() if directory is None else Path(directory)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"name must look like 'rope_s0' (model_sSEED), got {name!r}")
+    path = directory / f"{name}.pt"
+    if not path.is_file():
+        have = sorted(p.stem for p in directory.glob("*.pt"))
+        raise ValueError(f"no shipped recall checkpoint {name!r}; there are {', '.join(have)}")
+    model, cfg = load_recall(path)
+    evaluation = json.loads(path.with_name(f"{name}.eval.json").read_text())
+    live = recall_scores(model, cfg.recall_task(), length, scaling=scaling,
+                         sequences=evaluation["sequences"], seed=evaluation["eval_seed"])
+    recorded = next((r for r in evaluation["scores"]
+                     if r["length"] == length and r["scaling"] == scaling), None)
+    return live, recorded
