@@ -98,7 +98,7 @@ def results_table(rows: list[dict] | None = None, key: str = "accuracy", *,
                                  list(SCALING_LABELS).index(k[1]) if k[1] in SCALING_LABELS
                                  else 99))
     width = max(len(_label(*k)) for k in keys) + 2
-    seeds = {c[3] for c in cells.values()}
+    seeds = sorted({c[2] for c in cells.values()})
     lines = [f"{'model':<{width}}" + "".join(f"{n:>14}" for n in lengths)]
     for k in keys:
         out = []
@@ -112,7 +112,7 @@ def results_table(rows: list[dict] | None = None, key: str = "accuracy", *,
             else:
                 out.append(f"{mean:>8.3f} ±{sd:>4.2f}")
         lines.append(f"{_label(*k):<{width}}" + "".join(out))
-    lines.append(f"(mean ± sd over {', '.join(map(str, sorted(seeds)))} seeds"
+    lines.append(f"(mean ± sd over {' or '.join(map(str, seeds))} seeds per cell"
                  + (", in %)" if percent else ")"))
     return "\n".join(lines)
 
