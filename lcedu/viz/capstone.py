@@ -266,8 +266,10 @@ def recall_local_loss_figure(rows: list[dict] | None = None) -> Figure:
                     color=f"C{i}")
     floor = RecallTask().entropy_rate()
     ax.axhline(floor, color="gray", ls=":", lw=1)
-    ax.annotate(f"best possible (entropy rate {floor:.2f})", (0.02, floor),
-                xycoords=("axes fraction", "data"), va="bottom", fontsize=8, color="gray")
+    ax.annotate(f"best possible (entropy rate {floor:.2f})", (0.98, floor - 0.01),
+                xycoords=("axes fraction", "data"), ha="right", va="top", fontsize=8,
+                color="gray")
+    ax.set_ylim(bottom=floor - 0.1)
     ax.set_xscale("log", base=2)
     ax.set_xticks([64, 128, 256, 512], ["64", "128", "256", "512"])
     ax.set_xlabel("evaluation length (tokens)")
