@@ -244,7 +244,7 @@ def test_shipped_checkpoints_reproduce_their_recorded_scores(name, length, metho
     assert live["local_loss"] == pytest.approx(recorded["local_loss"], abs=1e-5)
 
 
-def test_every_shipped_run_records_how_it_was_made_and_base_models_learned_the_task():
+def test_every_shipped_run_records_how_it_was_made_and_what_it_scored():
     from lcedu.models.recall_grid import EVAL_LENGTHS, grid_rows
     from lcedu.models.recall_records import load_records
 
@@ -262,8 +262,15 @@ def test_every_shipped_run_records_how_it_was_made_and_base_models_learned_the_t
         lengths = {r["length"] for r in ev["scores"]}
         assert lengths == ({64} if rec["model"] == "learned" else set(EVAL_LENGTHS))
         assert all(r["queries"] >= 1000 for r in ev["scores"])
-        if not rec["model"].startswith("rope_ft"):
+        # notebook 09 states: these three reach 95 % at the training length in every seed;
+        # learned and sinusoidal do not in every seed after the same 300 steps
+        if rec["model"] in ("none", "rope", "alibi"):
             assert train["at_training_length"]["accuracy"] >= 0.95, name
+        # the score at the training length is the same as the evaluation's (a fine-tune's own
+        # scaling at its own length is its built-in one, recorded under that name)
+        same = next(r for r in ev["scores"] if r["length"] == train["train_config"]["seq_len"]
+                    and r["scaling"] in ("none", train["train_config"]["rope_scaling"]))
+        assert {**train["at_training_length"], "scaling": same["scaling"]} == same, name
 
 
 def test_recorded_commands_parse_back_to_the_recorded_configs():
