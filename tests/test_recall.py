@@ -260,11 +260,11 @@ def test_every_shipped_run_records_how_it_was_made_and_what_it_scored():
         assert {"python", "torch", "threads"} <= set(train["environment"])
         assert (_shipped() / f"{name}.pt").stat().st_size < 300_000
         lengths = {r["length"] for r in ev["scores"]}
-        assert lengths == ({64} if rec["model"] == "learned" else set(EVAL_LENGTHS))
+        assert lengths == ({64} if rec["model"].startswith("learned") else set(EVAL_LENGTHS))
         assert all(r["queries"] >= 1000 for r in ev["scores"])
-        # notebook 09 states: these three reach 95 % at the training length in every seed;
-        # learned and sinusoidal do not in every seed after the same 300 steps
-        if rec["model"] in ("none", "rope", "alibi"):
+        # notebook 09 states: these reach 95 % at the training length in every seed; learned
+        # and sinusoidal do not after 300 steps, but do after 600
+        if rec["model"] in ("none", "rope", "alibi", "learned600", "sinusoidal600"):
             assert train["at_training_length"]["accuracy"] >= 0.95, name
         # the score at the training length is the same as the evaluation's (a fine-tune's own
         # scaling at its own length is its built-in one, recorded under that name)

@@ -20,6 +20,8 @@ MODEL_LABELS = {
     "none": "NoPE",
     "learned": "learned abs.",
     "sinusoidal": "sinusoidal (×√d)",
+    "learned600": "learned abs., 600 steps",
+    "sinusoidal600": "sinusoidal (×√d), 600 steps",
     "rope": "RoPE",
     "alibi": "ALiBi",
     "rope_ft128_linear": "RoPE, fine-tuned at 128 with PI",
