@@ -1,7 +1,8 @@
 """A tiny decoder-only language model with pluggable position schemes, and its training loop.
 
-The capstone's model (`tiny_lm`), its corpus (the Python standard library's own source,
-`data`), training (`train`) and long-context evaluation (`evaluate`).
+The capstone's model (`tiny_lm`); its associative-recall task (`recall`), training
+(`recall_train`), evaluation (`recall_eval`), shipped grid (`recall_grid`, `recall_records`);
+and the byte-level LM on the Python standard library (`data`, `train`, `evaluate`).
 """
 
 from lcedu.models.data import Corpus, load_corpus
@@ -16,7 +17,11 @@ from lcedu.models.evaluate import (
     shipped_metrics,
 )
 from lcedu.models.positional import SCHEMES
-from lcedu.models.tiny_lm import ATTENTION_KERNELS, RopeOverride, TinyLM, TinyLMConfig
+from lcedu.models.recall import RecallTask, make_batch
+from lcedu.models.recall_eval import recall_scores
+from lcedu.models.recall_records import load_records, rescore, results_table, score_rows
+from lcedu.models.recall_train import RecallTrainConfig, load_recall, train_recall
+from lcedu.models.tiny_lm import ATTENTION_KERNELS, RopeOverride, TinyLM, TinyLMConfig, scaled_rope
 from lcedu.models.train import (
     TrainConfig,
     TrainResult,
@@ -30,6 +35,8 @@ __all__ = [
     "ATTENTION_KERNELS",
     "Corpus",
     "ROPE_SCALINGS",
+    "RecallTask",
+    "RecallTrainConfig",
     "RopeOverride",
     "SCHEMES",
     "TinyLM",
@@ -40,12 +47,21 @@ __all__ = [
     "length_table",
     "load_checkpoint",
     "load_corpus",
+    "load_recall",
+    "load_records",
+    "make_batch",
     "passkey_accuracy",
     "passkey_example",
     "perplexity",
+    "recall_scores",
+    "rescore",
+    "results_table",
     "rope_override",
+    "scaled_rope",
+    "score_rows",
     "shipped_checkpoint",
     "shipped_metrics",
     "subset_loss",
     "train",
+    "train_recall",
 ]

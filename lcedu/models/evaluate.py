@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from lcedu.models.data import eval_windows, load_corpus
 from lcedu.models.positional import SCHEMES
-from lcedu.models.tiny_lm import RopeOverride, TinyLM
+from lcedu.models.tiny_lm import RopeOverride, TinyLM, scaled_rope
 from lcedu.models.train import SHIPPED_DIR, load_checkpoint, shipped_checkpoint
 from lcedu.positions import scaling as rope_scaling
 
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Names accepted for evaluation-time RoPE scaling ("none" = the trained frequencies).
-ROPE_SCALINGS = ("none", "linear", "ntk_aware", "dynamic_ntk", "yarn", "llama3")
+ROPE_SCALINGS = ("none", *rope_scaling.SCALINGS)
 NEEDLE = b"\nPASSKEY = "
 
 
@@ -64,19 +64,9 @@ def rope_override(model: TinyLM, method: str, eval_len: int) -> RopeOverride | N
     train_len = cfg.max_len
     if method == "none" or eval_len <= train_len:
         return None
-    factor = eval_len / train_len
-    d, base = cfg.head_dim, cfg.rope_base
-    if method == "linear":
-        inv, att = rope_scaling.linear(d, base, factor)
-    elif method == "ntk_aware":
-        inv, att = rope_scaling.ntk_aware(d, base, factor)
-    elif method == "dynamic_ntk":
-        # Hugging Face's "dynamic" type with factor 1: the stretch follows the current length.
-        inv, att = rope_scaling.dynamic_ntk(d, base, 1.0, train_len, eval_len)
-    elif method == "yarn":
-        inv, att = rope_scaling.yarn(d, base, factor, train_len)
-    else:
-        inv, att = rope_scaling.llama3(d, base, factor, train_len)
+    inv, att = scaled_rope(
+        method, cfg.head_dim, cfg.rope_base, eval_len / train_len, train_len, eval_len
+    )
     return RopeOverride(inv_freq=inv, attention_factor=att)
 
 
@@ -309,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lcedu evaluate",
         description="Perplexity vs evaluation length and passkey accuracy of tiny-LM checkpoints.",
     )
+    p.add_argument("--task", choices=["bytes", "recall"], default="bytes",
+                   help="bytes: the stdlib byte LM (these options); recall: associative recall "
+                   "(see `lcedu evaluate --task recall --help`)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a checkpoint written by `lcedu train` (X.pt)")
     src.add_argument("--pos", help=f"use the shipped checkpoint of a scheme: {', '.join(SCHEMES)}")
@@ -327,7 +320,90 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_recall_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lcedu evaluate --task recall",
+        description="Recall accuracy (near/far) and local loss of a recall checkpoint per "
+        "evaluation length and RoPE scaling.",
+    )
+    p.add_argument("--task", choices=["recall"], default="recall", help=argparse.SUPPRESS)
+    p.add_argument("--checkpoint", required=True,
+                   help="a checkpoint of `lcedu train --task recall`")
+    p.add_argument("--lengths", type=int, nargs="+", required=True, help="evaluation lengths")
+    p.add_argument("--scalings", nargs="+", default=["none"],
+                   help=f"RoPE scalings (RoPE models only): {', '.join(ROPE_SCALINGS)}")
+    p.add_argument("--sequences", type=int, default=256, help="sequences per length")
+    p.add_argument("--seed", type=int, default=None, help="evaluation seed (default EVAL_SEED)")
+    p.add_argument("--out", help="write the scores JSON here")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return p
+
+
+def recall_main(argv: list[str]) -> int:
+    """``lcedu evaluate --task recall``: score one checkpoint at every length and scaling."""
+    from lcedu.models.recall_eval import EVAL_SEED, recall_scores
+    from lcedu.models.recall_train import load_recall
+
+    args = build_recall_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"lcedu evaluate: error: --threads must be at least 1, got {args.threads}",
+                  file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
+    seed = EVAL_SEED if args.seed is None else args.seed
+    try:
+        model, cfg = load_recall(args.checkpoint)
+        task = cfg.recall_task()
+        rows = []
+        for method in args.scalings:
+            for length in args.lengths:
+                if model.config.pos == "learned" and length > model.config.max_len:
+                    continue  # no table rows past the training length
+                r = recall_scores(model, task, length, scaling=method,
+                                  sequences=args.sequences, seed=seed)
+                rows.append(r)
+                far = "   —  " if r["far_accuracy"] is None else f"{r['far_accuracy']:.3f}"
+                print(f"{cfg.pos:>10} {method:>11} L={length:5d}  accuracy {r['accuracy']:.3f}  "
+                      f"near {r['near_accuracy']:.3f}  far {far}  local {r['local_loss']:.3f}",
+                      flush=True)
+    except ValueError as err:
+        print(f"lcedu evaluate: error: {err}", file=sys.stderr)
+        return 2
+    out = {
+        "checkpoint": Path(args.checkpoint).name,
+        "pos": cfg.pos,
+        "seed": cfg.seed,
+        "train_len": cfg.seq_len,
+        "task_sha256": task.fingerprint(),
+        "eval_seed": seed,
+        "sequences": args.sequences,
+        "scores": rows,
+        "command": " ".join(["lcedu", "evaluate", "--task", "recall", "--checkpoint",
+                             Path(args.checkpoint).as_posix(), "--lengths",
+                             *map(str, args.lengths), "--scalings", *args.scalings,
+                             "--sequences", str(args.sequences)]
+                            + ([] if args.seed is None else ["--seed", str(args.seed)])
+                            + (["--out", Path(args.out).as_posix()] if args.out else [])),
+    }
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task", default="bytes")
+    known, _ = pre.parse_known_args(argv)
+    if known.task == "recall":
+        return recall_main(argv)
+    if known.task != "bytes":
+        print(f"lcedu evaluate: error: --task must be 'bytes' or 'recall', got {known.task!r}",
+              file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:

@@ -10,6 +10,7 @@ RoPE can be rescaled with any method from ``lcedu.positions.scaling``.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -28,7 +29,15 @@ from lcedu.positions import scaling
 from lcedu.positions.alibi import alibi_bias, alibi_slopes
 from lcedu.positions.rope import apply_rope, rope_cos_sin, rope_inv_freq
 
-__all__ = ["TinyLMConfig", "TinyLM", "CausalSelfAttention", "RopeOverride", "ATTENTION_KERNELS"]
+__all__ = [
+    "TinyLMConfig",
+    "TinyLM",
+    "CausalSelfAttention",
+    "RopeOverride",
+    "ATTENTION_KERNELS",
+    "MAX_LEARNED_TABLE",
+    "scaled_rope",
+]
 
 #: How attention is computed: PyTorch SDPA (fast; the default) or the course's dense reference
 #: ``lcedu.attention.reference.attention`` (materialises the score matrix; same result).
@@ -59,6 +68,13 @@ class TinyLMConfig:
     #: "linear" (PI) or "yarn", stretching ``rope_original_len`` by ``max_len / it``.
     rope_scaling: str = "none"
     rope_original_len: int = 0
+    #: multiply token embeddings by sqrt(dim) before adding absolute positions, as the
+    #: original Transformer does (§3.4); None = on for "sinusoidal", off otherwise.
+    scale_embeddings: bool | None = None
+    #: std of the normal init of every weight (GPT-2's 0.02 suits dim ~768; a small model
+    #: learns attention far faster from ~1/sqrt(dim)); residual projections get
+    #: init_std / sqrt(2 * layers), as in GPT-2.
+    init_std: float = 0.02
 
     def __post_init__(self) -> None:
         check_scheme(self.pos)
@@ -72,11 +88,26 @@ class TinyLMConfig:
             raise ValueError(
                 f"head_dim = dim/heads = {self.dim // self.heads} must be even (RoPE rotates pairs)"
             )
+        if self.pos == "learned" and self.max_len * self.dim > MAX_LEARNED_TABLE:
+            size = self.max_len * self.dim
+            raise ValueError(
+                f"a learned position table of max_len {self.max_len} x dim {self.dim} = "
+                f"{size:,} parameters ({size * 4 / 2**30:.1f} GiB in float32) is too large "
+                f"(the limit is {MAX_LEARNED_TABLE:,}); use a smaller max_len, or a scheme "
+                "without a table (rope, alibi, sinusoidal, none)"
+            )
+        if self.scale_embeddings not in (None, True, False):
+            raise ValueError(
+                f"scale_embeddings must be True, False or None, got {self.scale_embeddings!r}"
+            )
+        if not (isinstance(self.init_std, (int, float)) and 0 < self.init_std < 10):
+            raise ValueError(f"init_std must be a positive number below 10, got {self.init_std!r}")
         if not self.rope_base > 1:
             raise ValueError(f"rope_base must be larger than 1, got {self.rope_base!r}")
-        if self.rope_scaling not in ("none", "linear", "yarn"):
+        if self.rope_scaling != "none" and self.rope_scaling not in scaling.SCALINGS:
             raise ValueError(
-                f"rope_scaling must be 'none', 'linear' or 'yarn', got {self.rope_scaling!r}"
+                f"rope_scaling must be 'none' or one of {', '.join(scaling.SCALINGS)}, "
+                f"got {self.rope_scaling!r}"
             )
         if self.rope_scaling != "none":
             if self.pos != "rope":
@@ -90,6 +121,12 @@ class TinyLMConfig:
     @property
     def head_dim(self) -> int:
         return self.dim // self.heads
+
+    @property
+    def embedding_scale(self) -> float:
+        """The factor on token embeddings: sqrt(dim) when they are scaled, else 1."""
+        on = self.pos == "sinusoidal" if self.scale_embeddings is None else self.scale_embeddings
+        return math.sqrt(self.dim) if on else 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,6 +150,31 @@ class RopeOverride:
 
     inv_freq: torch.Tensor
     attention_factor: float = 1.0
+
+
+#: The largest learned position table (max_len x dim entries) a TinyLM will allocate.
+MAX_LEARNED_TABLE = 1 << 26
+
+
+def scaled_rope(
+    method: str, head_dim: int, base: float, factor: float, original_len: int, seq_len: int
+) -> tuple[torch.Tensor, float]:
+    """(inv_freq, attention_factor) of RoPE scaling ``method`` from ``scaling.SCALINGS``.
+
+    Every method gets the arguments its signature names among ``dim``, ``base``, ``factor``,
+    ``original_max_position`` (= ``original_len``) and ``seq_len``, so a method added to the
+    registry works here without a new branch.
+    """
+    if method not in scaling.SCALINGS:
+        raise ValueError(
+            f"unknown RoPE scaling {method!r}; choose one of {', '.join(scaling.SCALINGS)}"
+        )
+    fn = scaling.SCALINGS[method]
+    offered = {"dim": head_dim, "base": base, "factor": factor,
+               "original_max_position": original_len, "seq_len": seq_len}
+    params = inspect.signature(fn).parameters
+    args = {k: v for k, v in offered.items() if k in params}
+    return fn(**args)
 
 
 def _rope_tables(
@@ -226,14 +288,10 @@ class TinyLM(nn.Module):
             self.rope_attention_factor = 1.0
             if config.rope_scaling != "none":
                 factor = config.max_len / config.rope_original_len
-                if config.rope_scaling == "linear":
-                    inv_freq, self.rope_attention_factor = scaling.linear(
-                        config.head_dim, config.rope_base, factor
-                    )
-                else:
-                    inv_freq, self.rope_attention_factor = scaling.yarn(
-                        config.head_dim, config.rope_base, factor, config.rope_original_len
-                    )
+                inv_freq, self.rope_attention_factor = scaled_rope(
+                    config.rope_scaling, config.head_dim, config.rope_base, factor,
+                    config.rope_original_len, config.max_len,
+                )
             self.register_buffer("rope_inv_freq", inv_freq, persistent=False)
         if config.pos == "alibi":
             self.register_buffer("alibi_slopes", alibi_slopes(config.heads), persistent=False)
@@ -242,18 +300,19 @@ class TinyLM(nn.Module):
         self.head = nn.Linear(config.dim, config.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied input/output embedding
         self.apply(self._init)
+        residual_std = config.init_std / math.sqrt(2 * config.layers)
         for block in self.blocks:  # GPT-2's scaled init of residual projections
-            nn.init.normal_(block.attn.out.weight, std=0.02 / math.sqrt(2 * config.layers))
-            nn.init.normal_(block.mlp[2].weight, std=0.02 / math.sqrt(2 * config.layers))
+            nn.init.normal_(block.attn.out.weight, std=residual_std)
+            nn.init.normal_(block.mlp[2].weight, std=residual_std)
 
-    @staticmethod
-    def _init(module: nn.Module) -> None:
+    def _init(self, module: nn.Module) -> None:
+        std = self.config.init_std
         if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=0.02)
+            nn.init.normal_(module.weight, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=0.02)
+            nn.init.normal_(module.weight, std=std)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -302,6 +361,8 @@ class TinyLM(nn.Module):
             )
         B, L = idx.shape
         x = self.embed(idx.long())
+        if self.config.embedding_scale != 1.0:
+            x = x * self.config.embedding_scale
         if self.positions is not None:
             if isinstance(self.positions, LearnedPositions):
                 x = x + self.positions(L)

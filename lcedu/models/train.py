@@ -137,7 +137,10 @@ def load_checkpoint(path: str | Path, *, pos: str | None = None) -> tuple[TinyLM
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path.name} is not a tiny-LM checkpoint (format {CHECKPOINT_FORMAT})")
-    config = TinyLMConfig.from_dict(ckpt["config"])
+    saved = dict(ckpt["config"])
+    # checkpoints from before ``scale_embeddings`` existed never scaled their embeddings
+    saved.setdefault("scale_embeddings", False)
+    config = TinyLMConfig.from_dict(saved)
     if pos is not None and config.pos != pos:
         raise ValueError(
             f"checkpoint {path.name} was trained with position scheme {config.pos!r}, "
@@ -367,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lcedu train",
         description="Train the tiny byte-level LM on the Python stdlib's own source code.",
     )
+    p.add_argument("--task", choices=["bytes", "recall"], default="bytes",
+                   help="bytes: the stdlib byte LM (these options); recall: associative recall "
+                   "(see `lcedu train --task recall --help`)")
     p.add_argument("--pos", required=True, help=f"position scheme: {', '.join(SCHEMES)}")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in bytes")
     p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps")
@@ -394,7 +400,102 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_recall_parser() -> argparse.ArgumentParser:
+    from lcedu.models.recall_train import RecallTrainConfig
+
+    d = RecallTrainConfig()
+    p = argparse.ArgumentParser(
+        prog="lcedu train --task recall",
+        description="Train the tiny LM on associative recall in Markov filler "
+        "(lcedu.models.recall); writes X.pt (weights) and X.json (record and command).",
+    )
+    p.add_argument("--task", choices=["recall"], default="recall", help=argparse.SUPPRESS)
+    p.add_argument("--pos", required=True, help=f"position scheme: {', '.join(SCHEMES)}")
+    p.add_argument("--out", required=True, help="checkpoint path X.pt (writes X.json too)")
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in tokens")
+    p.add_argument("--steps", type=int, default=d.steps, help="optimizer steps (fixed)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--dim", type=int, default=d.dim)
+    p.add_argument("--layers", type=int, default=d.layers)
+    p.add_argument("--heads", type=int, default=d.heads)
+    p.add_argument("--mlp-ratio", type=int, default=d.mlp_ratio)
+    p.add_argument("--init-std", type=float, default=d.init_std)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--init", help="start from this recall checkpoint's weights (fine-tuning)")
+    p.add_argument("--rope-scaling", default="none",
+                   help="train with this RoPE scaling built in, from --rope-original-len to "
+                   "--seq-len: none, linear, ntk_aware, yarn, …")
+    p.add_argument("--rope-original-len", type=int, default=0,
+                   help="the length the --init checkpoint was trained at")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return p
+
+
+def recall_command(cfg, out: str | Path) -> str:
+    """The ``lcedu train`` command line that makes this recall run (defaults left out)."""
+    from lcedu.models.recall_train import RecallTrainConfig
+
+    d = RecallTrainConfig()
+    argv = ["lcedu", "train", "--task", "recall", "--pos", cfg.pos]
+    for name in ("seq_len", "steps", "batch_size", "lr", "warmup", "dim", "layers", "heads",
+                 "mlp_ratio", "init_std", "seed", "log_every", "init", "rope_scaling",
+                 "rope_original_len"):
+        if getattr(cfg, name) != getattr(d, name):
+            argv += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
+    return " ".join(argv + ["--out", Path(out).as_posix()])
+
+
+def recall_main(argv: list[str]) -> int:
+    """``lcedu train --task recall``: train, save, reload and score at the training length."""
+    from lcedu.models.recall_eval import recall_scores
+    from lcedu.models.recall_train import RecallTrainConfig, load_recall, save_recall, train_recall
+
+    args = build_recall_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"lcedu train: error: --threads must be at least 1, got {args.threads}",
+                  file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
+    try:
+        ckpt, metrics_path, _ = checkpoint_paths(args.out)
+        cfg = RecallTrainConfig(
+            pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
+            lr=args.lr, warmup=args.warmup, dim=args.dim, layers=args.layers, heads=args.heads,
+            mlp_ratio=args.mlp_ratio, init_std=args.init_std, seed=args.seed,
+            log_every=args.log_every, init=args.init,
+            rope_scaling=args.rope_scaling, rope_original_len=args.rope_original_len,
+        )
+        model, record = train_recall(cfg, log=lambda line: print(line, flush=True))
+        save_recall(ckpt, model, cfg)
+        model, _ = load_recall(ckpt)  # score the weights as shipped (float16 on disk)
+        record["at_training_length"] = recall_scores(model, cfg.recall_task(), cfg.seq_len)
+    except ValueError as err:
+        print(f"lcedu train: error: {err}", file=sys.stderr)
+        return 2
+    record["command"] = recall_command(cfg, args.out)
+    metrics_path.write_text(json.dumps(record, indent=1) + "\n")
+    acc = record["at_training_length"]["accuracy"]
+    print(f"wrote {ckpt} and {metrics_path.name}: {record['num_parameters']} parameters, "
+          f"accuracy {acc:.3f} at the training length after {cfg.steps} steps "
+          f"({record['train_seconds']} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task", default="bytes")
+    known, _ = pre.parse_known_args(argv)
+    if known.task == "recall":
+        return recall_main(argv)
+    if known.task != "bytes":
+        print(f"lcedu train: error: --task must be 'bytes' or 'recall', got {known.task!r}",
+              file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
