@@ -254,23 +254,25 @@ class _Meter:
         except OSError:
             pass
         try:
-            from torch.utils._python_dispatch import TorchDispatchMode
+            from torch.overrides import TorchFunctionMode
 
             meter = self
+            free = {"__get__", "__set__", "size", "dim", "numel", "stride", "__len__"}
 
-            class _Watch(TorchDispatchMode):
-                def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            class _Watch(TorchFunctionMode):
+                def __torch_function__(self, func, types, args=(), kwargs=None):
                     out = func(*args, **(kwargs or {}))
-                    meter.ops += 1
-                    for t in out if isinstance(out, (tuple, list)) else (out,):
-                        if isinstance(t, torch.Tensor):
-                            n = t.numel()
-                            meter.total_numel += n
-                            meter.max_numel = max(meter.max_numel, n)
+                    if getattr(func, "__name__", "") not in free:
+                        meter.ops += 1
+                        for t in out if isinstance(out, (tuple, list)) else (out,):
+                            if isinstance(t, torch.Tensor):
+                                n = t.numel()
+                                meter.total_numel += n
+                                meter.max_numel = max(meter.max_numel, n)
                     return out
 
             self.mode = _Watch()
-        except Exception:  # noqa: BLE001 - a private API that moved: memory still counts
+        except Exception:  # noqa: BLE001 - an API that moved: memory still counts
             self.mode = None
         self.rss0 = _status_bytes("VmRSS")
         self.flt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
