@@ -218,8 +218,13 @@ class Learner:
         *,
         may_change: Sequence[str] = (),
         measure: bool = False,
+        warmup: tuple[tuple, dict] | None = None,
     ) -> Any:
+        """Call the function on (args, kwargs); `measure` records memory and torch
+        operations (after an unmeasured call on `warmup`'s small inputs, if given)."""
         kwargs = dict(kwargs or {})
+        if measure and warmup is not None:
+            measure = warmup  # type: ignore[assignment]
         out = self._execute(self.fn, tuple(args), kwargs, measure)
         if out.exc is not None:
             raise LearnerRaised(out.exc)

@@ -293,7 +293,12 @@ class _Meter:
 # ----- the child -------------------------------------------------------------------------
 
 
-def _call(target: Callable[..., Any], args: tuple, kwargs: dict, measure: bool, out: Outcome):
+def _call(target: Callable[..., Any], args: tuple, kwargs: dict, measure: Any, out: Outcome):
+    if isinstance(measure, tuple):  # (args, kwargs) of a small warm-up call, not measured:
+        try:  # the code pages of the operations it uses are then loaded already
+            target(*measure[0], **measure[1])
+        except BaseException:  # noqa: BLE001
+            pass
     meter = _Meter() if measure else None
     try:
         if meter is not None and meter.mode is not None:
