@@ -13,7 +13,14 @@ from collections.abc import Callable
 
 import torch
 
-from lcedu.grading.core import Case, CheckFailed, Report, compare_tensors, expect_raises, run_check
+from lcedu.grading.core import (
+    Case,
+    CheckFailed,
+    Report,
+    compare_tensors,
+    expect_raises_each,
+    run_check,
+)
 from lcedu.positions.alibi import alibi_bias, alibi_slopes
 
 __all__ = ["check_alibi_slopes", "check_alibi_bias"]
@@ -121,16 +128,13 @@ def check_alibi_slopes(fn: Callable[..., torch.Tensor]) -> Report:
         _slopes_case(3, other),
     ]
 
-    def bad(f):
-        expect_raises(lambda: f(0), ValueError, what="num_heads=0")
-        expect_raises(lambda: f(-4), ValueError, what="num_heads=-4")
-
+    bad = [(f"num_heads={b!r}", (b,), {}) for b in (0, -4, 2.5, True, "8", None)]
     cases.append(
         Case(
             "bad input raises ValueError",
-            bad,
-            {"num_heads": [0, -4]},
-            "check that num_heads is a whole number ≥ 1 before computing",
+            lambda f: expect_raises_each(f, bad),
+            {"num_heads": [0, -4, 2.5, True, "8", None]},
+            "check that num_heads is a whole number (an int, not a bool) ≥ 1 before computing",
         )
     )
     return run_check("check_alibi_slopes", fn, cases)
@@ -243,21 +247,18 @@ def check_alibi_bias(fn: Callable[..., torch.Tensor]) -> Report:
         ),
     ]
 
-    def bad(f):
-        expect_raises(lambda: f(0, 4), ValueError, what="num_heads=0")
-        expect_raises(lambda: f(2, 0), ValueError, what="q_len=0")
-        expect_raises(
-            lambda: f(2, 5, 3, causal=True),
-            ValueError,
-            what="causal with fewer keys (3) than queries (5)",
-        )
-
+    bad = [(f"num_heads={b!r}", (b, 4), {}) for b in (0, -2, 2.5, True)]
+    bad += [(f"q_len={b!r}", (2, b), {}) for b in (0, -3, 4.5, False)]
+    bad += [(f"k_len={b!r}", (2, 4, b), {"causal": False}) for b in (0, -1, 6.5)]
+    bad += [("causal with fewer keys (3) than queries (5)", (2, 5, 3), {"causal": True})]
     cases.append(
         Case(
             "bad input raises ValueError",
-            bad,
-            {"calls": ["(0, 4)", "(2, 0)", "(2, 5, 3, causal=True)"]},
-            "check num_heads ≥ 1, q_len ≥ 1, and k_len ≥ q_len when causal",
+            lambda f: expect_raises_each(f, bad),
+            {"num_heads": [0, -2, 2.5, True], "q_len": [0, -3, 4.5, False],
+             "k_len": [0, -1, 6.5], "causal": "k_len 3 < q_len 5"},
+            "check num_heads, q_len and k_len are whole numbers ≥ 1 (not bools), and k_len ≥ "
+            "q_len when causal",
         )
     )
     return run_check("check_alibi_bias", fn, cases)
