@@ -79,31 +79,102 @@ def _check_state(cache: SlidingWindowCache, k: torch.Tensor, v: torch.Tensor, n:
         raise CheckFailed(f"the keys became {got_k.dtype}; keep the dtype of k ({k.dtype})")
 
 
+def _feed_driver(fn, window, k, v, chunks):
+    """In the child: feed the chunks one update at a time; snapshot the state after each."""
+    cache = _cache_class(fn)(window)
+    snaps, done = [], 0
+    for c in chunks:
+        returned = cache.update(k[:, :, done : done + c], v[:, :, done : done + c])
+        done += c
+        try:
+            kv = cache.keys_values() if isinstance(cache.k_buf, torch.Tensor) else None
+            kv_error = ""
+        except Exception as e:  # noqa: BLE001 - the state is wrong; the parent says how
+            kv, kv_error = None, f"{type(e).__name__}: {e}"
+        snaps.append({"seen_tokens": cache.seen_tokens, "k_buf": cache.k_buf,
+                      "v_buf": cache.v_buf, "returned_none": returned is None, "kv": kv,
+                      "kv_error": kv_error})
+    return snaps, k, v
+
+
+class _State:
+    """A snapshot that `_check_state` reads like a cache."""
+
+    def __init__(self, window: int, d: dict):
+        self.window = window
+        self.__dict__.update(d)
+
+    def keys_values(self):
+        if self.kv is None:
+            raise CheckFailed(
+                f"the cache's keys_values() failed on your buffers ({self.kv_error}); "
+                "allocate them with cache.allocate(k)"
+            )
+        return self.kv
+
+
 def _feed_case(
     window: int, chunks: list[int], *, batch=1, heads=1, dim=4, dtype=torch.float32, seed=0
 ) -> Callable[[Any], None]:
     def run(fn: Any) -> None:
         n = sum(chunks)
         k, v = _stream(seed, batch, heads, n, dim, dtype)
-        cache = _cache_class(fn)(window)
+        snaps, k_after, v_after = fn.run(_feed_driver, window, k, v, chunks)
+        if not (torch.equal(k_after, k) and torch.equal(v_after, v)):
+            raise CheckFailed("your update changed the k or v it was given in place; copy them "
+                              "into the cache's buffers instead")
         done = 0
-        for c in chunks:
-            result = cache.update(k[:, :, done : done + c], v[:, :, done : done + c])
-            if result is not None:
-                raise CheckFailed("update should change the cache in place and return None")
+        for c, snap in zip(chunks, snaps):
             done += c
-            _check_state(cache, k, v, done)
+            if not snap["returned_none"]:
+                raise CheckFailed("update should change the cache in place and return None")
+            _check_state(_State(window, snap), k, v, done)
 
     return run
 
 
-def _decode_case(fn: Any) -> None:
+def _decode_driver(fn):
     g = torch.Generator().manual_seed(7)
     layer = TinyAttention(15, 3, dtype=torch.float64, generator=g)
     x = torch.randn(2, 12, 15, generator=g, dtype=torch.float64)
-    got = decode(layer, x, _cache_class(fn)(4))
-    expected = layer(x, sliding_window_causal_mask(12, 4))
+    return decode(layer, x, _cache_class(fn)(4)), layer(x, sliding_window_causal_mask(12, 4))
+
+
+def _decode_case(fn: Any) -> None:
+    got, expected = fn.run(_decode_driver)
     compare_tensors(got, expected, what="decoding with your cache (window=4)")
+
+
+def _bad_driver(fn):
+    """In the child: an update given bad k/v must raise ValueError (the stub's error passes)."""
+    found = []
+    for label, k, v in (
+        ("k and v of different shapes", torch.zeros(1, 1, 2, 4), torch.zeros(1, 1, 3, 4)),
+        ("a 3-d k (no heads axis)", torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)),
+        ("a list instead of a tensor", [[0.0]], [[0.0]]),
+    ):
+        cache = _cache_class(fn)(3)
+        try:
+            cache.update(k, v)
+        except ValueError:
+            found.append((label, "ValueError"))
+        except NotImplementedError:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            found.append((label, type(e).__name__))
+        else:
+            found.append((label, ""))
+    return found
+
+
+def _bad_case(fn: Any) -> None:
+    for label, raised in fn.run(_bad_driver):
+        if raised != "ValueError":
+            raise CheckFailed(
+                f"{label} should raise ValueError, but your update "
+                + (f"raised {raised}" if raised else "accepted it")
+                + "; call cache.check_new(k, v) first"
+            )
 
 
 def check_sliding_window_update(fn: Any) -> Report:
@@ -162,6 +233,12 @@ def check_sliding_window_update(fn: Any) -> Report:
             _decode_case,
             {"window": 4, "tokens": 12},
             _HINT_SLOT,
+        ),
+        Case(
+            "bad k or v raises ValueError",
+            _bad_case,
+            {"calls": ["k, v of different shapes", "3-d k", "lists"]},
+            "call cache.check_new(k, v) before writing anything",
         ),
     ]
     return run_check("check_sliding_window_update", fn, cases)
