@@ -13,9 +13,47 @@ from typing import Any
 
 import torch
 
-from lcedu.grading.core import Case, CheckFailed, Report, compare_tensors, run_check
+from lcedu.grading.core import Case, CheckFailed, Report, compare_tensors, fail, run_check
+from lcedu.grading.messages import register
 from lcedu.kvcache.decode import TinyAttention, decode, sliding_window_causal_mask
 from lcedu.kvcache.sliding import SlidingWindowCache
+
+register({
+    'kvcache.m01': (
+        'after {n} tokens cache.seen_tokens is {f1!r}; it must count every token written so '
+        "far (the next token's position)"
+    ),
+    'kvcache.m02': 'cache.k_buf / cache.v_buf are still None after an update; allocate them',
+    'kvcache.m03': 'cache.k_buf must be a (batch, heads, slots, head_dim) tensor',
+    'kvcache.m04': 'cache.k_buf and cache.v_buf must have the same shape',
+    'kvcache.m05': (
+        'after {n} tokens with window={w} your cache holds {f2} keys; a window of {w} holds '
+        'exactly {f3} (the current token included), and your buffers have {slots} slots (off '
+        'by one?)'
+    ),
+    'kvcache.m06': 'the keys became {f0}; keep the dtype of k ({f1})',
+    'kvcache.m07': (
+        'after {n} tokens the cache should hold positions {lo}..{f2} in their slots (position '
+        'p in slot p % {w}), but {f4}; the buffer lost track of positions'
+    ),
+    'kvcache.m08': (
+        "the cache's keys_values() failed on your buffers ({f0}); allocate them with "
+        'cache.allocate(k)'
+    ),
+    'kvcache.m09': (
+        "your update changed the k or v it was given in place; copy them into the cache's "
+        'buffers instead'
+    ),
+    'kvcache.m10': 'update should change the cache in place and return None',
+})
+
+
+register({
+    "kvcache.bad_raised": "{label} should raise ValueError, but your update raised {raised}; "
+                          "call cache.check_new(k, v) first",
+    "kvcache.bad_accepted": "{label} should raise ValueError, but your update accepted it; "
+                            "call cache.check_new(k, v) first",
+})
 
 __all__ = ["check_sliding_window_update"]
 
@@ -48,35 +86,25 @@ def _check_state(cache: SlidingWindowCache, k: torch.Tensor, v: torch.Tensor, n:
     """After n tokens of the stream (k, v), the cache must hold exactly the last W."""
     w = cache.window
     if cache.seen_tokens != n:
-        raise CheckFailed(
-            f"after {n} tokens cache.seen_tokens is {cache.seen_tokens!r}; it must count every "
-            "token written so far (the next token's position)"
-        )
+        fail("kvcache.m01", n=n, f1=cache.seen_tokens)
     if cache.k_buf is None or cache.v_buf is None:
-        raise CheckFailed("cache.k_buf / cache.v_buf are still None after an update; allocate them")
+        fail("kvcache.m02")
     if not isinstance(cache.k_buf, torch.Tensor) or cache.k_buf.dim() != 4:
-        raise CheckFailed("cache.k_buf must be a (batch, heads, slots, head_dim) tensor")
+        fail("kvcache.m03")
     slots = cache.k_buf.shape[2]
     if tuple(cache.v_buf.shape) != tuple(cache.k_buf.shape):
-        raise CheckFailed("cache.k_buf and cache.v_buf must have the same shape")
+        fail("kvcache.m04")
     if min(n, slots) != min(n, w):
-        raise CheckFailed(
-            f"after {n} tokens with window={w} your cache holds {min(n, slots)} keys; a window "
-            f"of {w} holds exactly {min(n, w)} (the current token included), and your buffers "
-            f"have {slots} slots (off by one?)"
-        )
+        fail("kvcache.m05", n=n, w=w, f2=min(n, slots), f3=min(n, w), slots=slots)
     lo = max(0, n - w)
     got_k, got_v = cache.keys_values()
     try:
         compare_tensors(got_k, k[:, :, lo:n], what=f"keys after {n} tokens", exact=True)
         compare_tensors(got_v, v[:, :, lo:n], what=f"values after {n} tokens", exact=True)
     except CheckFailed as e:
-        raise CheckFailed(
-            f"after {n} tokens the cache should hold positions {lo}..{n - 1} in their slots "
-            f"(position p in slot p % {w}), but {e.message}; the buffer lost track of positions"
-        ) from None
+        fail("kvcache.m07", n=n, lo=lo, f2=n - 1, w=w, f4=e.message)
     if got_k.dtype != k.dtype:
-        raise CheckFailed(f"the keys became {got_k.dtype}; keep the dtype of k ({k.dtype})")
+        fail("kvcache.m06", f0=got_k.dtype, f1=k.dtype)
 
 
 def _feed_driver(fn, window, k, v, chunks):
@@ -106,10 +134,7 @@ class _State:
 
     def keys_values(self):
         if self.kv is None:
-            raise CheckFailed(
-                f"the cache's keys_values() failed on your buffers ({self.kv_error}); "
-                "allocate them with cache.allocate(k)"
-            )
+            fail("kvcache.m08", f0=self.kv_error)
         return self.kv
 
 
@@ -121,13 +146,12 @@ def _feed_case(
         k, v = _stream(seed, batch, heads, n, dim, dtype)
         snaps, k_after, v_after = fn.run(_feed_driver, window, k, v, chunks)
         if not (torch.equal(k_after, k) and torch.equal(v_after, v)):
-            raise CheckFailed("your update changed the k or v it was given in place; copy them "
-                              "into the cache's buffers instead")
+            fail("kvcache.m09")
         done = 0
         for c, snap in zip(chunks, snaps):
             done += c
             if not snap["returned_none"]:
-                raise CheckFailed("update should change the cache in place and return None")
+                fail("kvcache.m10")
             _check_state(_State(window, snap), k, v, done)
 
     return run
@@ -170,11 +194,9 @@ def _bad_driver(fn):
 def _bad_case(fn: Any) -> None:
     for label, raised in fn.run(_bad_driver):
         if raised != "ValueError":
-            raise CheckFailed(
-                f"{label} should raise ValueError, but your update "
-                + (f"raised {raised}" if raised else "accepted it")
-                + "; call cache.check_new(k, v) first"
-            )
+            if raised:
+                fail("kvcache.bad_raised", label=label, raised=raised)
+            fail("kvcache.bad_accepted", label=label)
 
 
 def check_sliding_window_update(fn: Any) -> Report:

@@ -32,7 +32,8 @@ ENGLISH: dict[str, str] = {
     "frame.same_as_above": "the same error as in case {case} above",
     "frame.no_fork": (
         "note: this system cannot run your function in a separate process, so the time limit "
-        "is only enforced where signals work (a stuck function may need Kernel → Interrupt) and memory rules are not measured"
+        "is only enforced where signals work (a stuck function may need Kernel → Interrupt) "
+        "and memory rules are not measured"
     ),
     "engine.not_implemented": (
         "not implemented yet: replace the `raise NotImplementedError(...)` line with your code, "

@@ -15,12 +15,29 @@ from collections.abc import Callable
 import torch
 
 from lcedu.attention.ring import block_attention, ring_step, token_positions
-from lcedu.grading.core import Case, CheckFailed, Report, compare_tensors, fail, run_check
+from lcedu.grading.core import Case, Report, compare_tensors, fail, run_check
 from lcedu.grading.flash import check_merge_partials
 from lcedu.grading.messages import register  # the one merge grader (ex 03, 07)
 from lcedu.testing import close_enough
 
 __all__ = ["check_merge_partials", "check_ring_step"]
+
+register({
+    'ring.m01': '{what} should return a pair (out, lse), got a {kind}{n}',
+    'ring.m02': (
+        'every key of this block comes after every query (a block from the future): with '
+        'causal=True the block must be skipped and (out, lse) returned unchanged'
+    ),
+    'ring.m03': (
+        'you returned the state unchanged, but some queries may see some of these keys (k_pos '
+        '≤ q_pos): skip a block only when no key is at or before any query'
+    ),
+    'ring.m04': (
+        'queries attended to keys in their future: with causal=True, key j may be seen by '
+        "query i only if k_pos[j] ≤ q_pos[i] (the lesson's loop has no causal mask at all)"
+    ),
+})
+
 
 register({
     "ring.future_touched": "this block lies entirely in the queries' future, so with causal=True "
@@ -33,7 +50,7 @@ def _pair(got: object, what: str) -> tuple[object, object]:
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         kind = type(got).__name__
         n = f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
-        raise CheckFailed(f"{what} should return a pair (out, lse), got a {kind}{n}")
+        fail("ring.m01", what=what, kind=kind, n=n)
     return got[0], got[1]
 
 
@@ -157,22 +174,13 @@ def _diagnose_step(q, k, v, out0, lse0, q_pos, k_pos, out, lse, want, dtype) -> 
         return
     allowed = k_pos.view(1, -1) <= q_pos.view(-1, 1)
     if not bool(allowed.any()):
-        raise CheckFailed(
-            "every key of this block comes after every query (a block from the future): with "
-            "causal=True the block must be skipped and (out, lse) returned unchanged"
-        )
+        fail("ring.m02")
     unchanged = _same(out, out0, dtype) and _same(lse, lse0, dtype)
     if unchanged:
-        raise CheckFailed(
-            "you returned the state unchanged, but some queries may see some of these keys "
-            "(k_pos ≤ q_pos): skip a block only when no key is at or before any query"
-        )
+        fail("ring.m03")
     seen_all = ring_step(q, k, v, out0, lse0, q_pos=q_pos, k_pos=k_pos, causal=False)
     if _same(out, seen_all[0], dtype):
-        raise CheckFailed(
-            "queries attended to keys in their future: with causal=True, key j may be seen by "
-            "query i only if k_pos[j] ≤ q_pos[i] (the lesson's loop has no causal mask at all)"
-        )
+        fail("ring.m04")
 
 
 def check_ring_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Report:

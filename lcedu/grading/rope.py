@@ -20,7 +20,6 @@ from lcedu.grading.core import (
     CheckFailed,
     Report,
     compare_tensors,
-    expect,
     expect_raises_each,
     fail,
     run_check,
@@ -39,31 +38,62 @@ from lcedu.positions.scaling import (
 register({
     'rope.what_x': 'the rotated x',
     'rope.shape': 'expected a tensor of shape {shape}',
-    'rope.relative': '⟨R_7 q, R_3 k⟩ = {a} but ⟨R_507 q, R_503 k⟩ = {b}; with RoPE the score must depend only on the distance (4 in both)',
+    'rope.relative': (
+        '⟨R_7 q, R_3 k⟩ = {a} but ⟨R_507 q, R_503 k⟩ = {b}; with RoPE the score must depend '
+        'only on the distance (4 in both)'
+    ),
     'rope.not_pair': '{what} should return a tuple (inv_freq, attention_factor), got {kind}',
     'rope.inv_not_tensor': 'inv_freq should be a torch.Tensor, got {kind}',
     'rope.att_not_number': 'attention_factor should be a number, got {kind}',
     'rope.pi_scale': 'PI does not change the attention scale: return 1.0, got {got}',
     'rope.case.bad': 'bad input raises ValueError (several bad values per argument)',
-    'rope.hint.linear_bad': 'check that factor is a number ≥ 1 and that dim is a positive even int (not a bool) and raise ValueError',
-    'rope.hint.yarn_bad': 'check beta_fast > beta_slow, factor ≥ 1, dim a positive even int and original_max_position ≥ 1 first, and raise ValueError',
+    'rope.hint.linear_bad': (
+        'check that factor is a number ≥ 1 and that dim is a positive even int (not a bool) '
+        'and raise ValueError'
+    ),
+    'rope.hint.yarn_bad': (
+        'check beta_fast > beta_slow, factor ≥ 1, dim a positive even int and '
+        'original_max_position ≥ 1 first, and raise ValueError'
+    ),
     'rope.yarn_tuple': 'return only the inv_freq tensor (the temperature is exercise 2)',
-    'rope.yarn_sketch': 'your correction range and ramp look like the lesson\'s sketch (ERRATUM 10, 11): the range must depend on β_fast, β_slow, the base and 2π, and the ramp runs over pair indices',
-    'rope.yarn_pi': 'every frequency was divided by the factor: that is PI, not YaRN; keep the fast pairs below `low` unchanged',
+    'rope.yarn_sketch': (
+        "your correction range and ramp look like the lesson's sketch (ERRATUM 10, 11): the "
+        'range must depend on β_fast, β_slow, the base and 2π, and the ramp runs over pair '
+        'indices'
+    ),
+    'rope.yarn_pi': (
+        'every frequency was divided by the factor: that is PI, not YaRN; keep the fast pairs '
+        'below `low` unchanged'
+    ),
     'rope.yarn_plain': 'these are the unscaled frequencies; interpolate the slow pairs',
     'rope.att_float': 'return a float, got {kind}',
-    'rope.att_erratum': 'for s = {s} (≤ 1) the temperature must be 1; you applied 0.1·ln(s) + 1 = {got}, which shrinks the logits (ERRATUM 14)',
+    'rope.att_erratum': (
+        'for s = {s} (≤ 1) the temperature must be 1; you applied 0.1·ln(s) + 1 = {got}, which'
+        ' shrinks the logits (ERRATUM 14)'
+    ),
     'rope.att_wrong': 'for s = {s} expected {want}, got {got}',
-    'rope.yarn_degenerate': 'low == high here (a degenerate range): dividing by high − low gives 0/0 = NaN; nudge high by 0.001 when they are equal',
-    'rope.m01': 'you rotated adjacent pairs (x0, x1), (x2, x3), … (the GPT-J / interleaved style); this exercise wants the half style: dim i is paired with dim i + head_dim/2',
+    'rope.yarn_degenerate': (
+        'low == high here (a degenerate range): dividing by high − low gives 0/0 = NaN; nudge '
+        'high by 0.001 when they are equal'
+    ),
+    'rope.m01': (
+        'you rotated adjacent pairs (x0, x1), (x2, x3), … (the GPT-J / interleaved style); '
+        'this exercise wants the half style: dim i is paired with dim i + head_dim/2'
+    ),
     'rope.m02': 'the rotation goes the wrong way: rotate_half(x) must be (−x2, x1), not (x2, −x1)',
     'rope.m03': 'the sin term must multiply rotate_half(x), not x itself',
     'rope.m04': 'the sin term is missing: x·cos + rotate_half(x)·sin',
     'rope.m05': 'your function returned x unchanged; rotate it',
-    'rope.m06': 'you multiplied the frequencies by the factor; PI slows them down: divide by the factor (positions m/s, so θ/s)',
+    'rope.m06': (
+        'you multiplied the frequencies by the factor; PI slows them down: divide by the '
+        'factor (positions m/s, so θ/s)'
+    ),
     'rope.m07': 'these are the unscaled RoPE frequencies; divide by the factor',
     'rope.m08': 'return only the inv_freq tensor (the temperature is exercise 2)',
-    'rope.m09': 'every frequency was divided by the factor: that is PI, not YaRN; keep the fast pairs below `low` unchanged',
+    'rope.m09': (
+        'every frequency was divided by the factor: that is PI, not YaRN; keep the fast pairs '
+        'below `low` unchanged'
+    ),
     'rope.m10': 'these are the unscaled frequencies; interpolate the slow pairs',
 })
 
@@ -272,11 +302,28 @@ def _yarn_variant(
 
 
 register({
-    'rope.yarn_lesson_range': "your correction range looks like the lesson's sketch (ERRATUM 10): it must depend on β_fast, β_slow, the base and 2π: dim(r) = d·ln(L_orig/(2π·r)) / (2·ln base), low = floor(dim(β_fast)), high = ceil(dim(β_slow))",
-    'rope.yarn_even': "your ramp runs over the even numbers 0, 2, 4, … (the lesson's `dims`); it must run over the pair indices 0, 1, 2, … , dim/2 − 1 (ERRATUM 11)",
-    'rope.yarn_unclamped_ramp': 'your ramp is not clamped: below `low` it goes negative and above `high` past 1, so frequencies are pushed beyond both ends; clamp it to [0, 1] (ERRATUM 11)',
-    'rope.yarn_inverted': 'your ramp is the wrong way round: low pair indices are the HIGH frequencies and must be kept (extrapolated); the high indices are slow and get divided by the factor (ERRATUM 12)',
-    'rope.yarn_unclamped_range': 'low/high must be clamped to [0, dim − 1] before the ramp (max(low, 0), min(high, dim − 1))',
+    'rope.yarn_lesson_range': (
+        "your correction range looks like the lesson's sketch (ERRATUM 10): it must depend on "
+        'β_fast, β_slow, the base and 2π: dim(r) = d·ln(L_orig/(2π·r)) / (2·ln base), low = '
+        'floor(dim(β_fast)), high = ceil(dim(β_slow))'
+    ),
+    'rope.yarn_even': (
+        "your ramp runs over the even numbers 0, 2, 4, … (the lesson's `dims`); it must run "
+        'over the pair indices 0, 1, 2, … , dim/2 − 1 (ERRATUM 11)'
+    ),
+    'rope.yarn_unclamped_ramp': (
+        'your ramp is not clamped: below `low` it goes negative and above `high` past 1, so '
+        'frequencies are pushed beyond both ends; clamp it to [0, 1] (ERRATUM 11)'
+    ),
+    'rope.yarn_inverted': (
+        'your ramp is the wrong way round: low pair indices are the HIGH frequencies and must '
+        'be kept (extrapolated); the high indices are slow and get divided by the factor '
+        '(ERRATUM 12)'
+    ),
+    'rope.yarn_unclamped_range': (
+        'low/high must be clamped to [0, dim − 1] before the ramp (max(low, 0), min(high, dim '
+        '− 1))'
+    ),
 })
 
 MISTAKES = [
