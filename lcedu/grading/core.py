@@ -708,8 +708,9 @@ def expect_raises(
     fail("cmp.raise_none", what=what, want=exc_type.__name__, got=fmt_value(value))
 
 
-def _bad_calls_driver(fn, calls):
-    """In the child: make every bad call, record what each raised (or returned)."""
+def _bad_calls_driver(fn, calls, wanted):
+    """In the child: make the bad calls in order, up to the first that does not raise
+    `wanted` (named); record what each raised (or returned)."""
     from lcedu.grading.sandbox import describe_exception
 
     found = []
@@ -718,9 +719,13 @@ def _bad_calls_driver(fn, calls):
         try:
             value = fn(*args, **kwargs)
         except BaseException as e:  # noqa: BLE001
-            found.append(("raised", describe_exception(e)))
+            info = describe_exception(e)
+            found.append(("raised", info))
+            if wanted not in info.kinds:
+                break
         else:
             found.append(("returned", sandbox._plain(value)))
+            break
     return found
 
 
@@ -731,7 +736,7 @@ def expect_raises_each(
 ) -> None:
     """Every ``(label, args, kwargs)`` must raise `exc_type`; all are made in one child."""
     try:
-        found = learner.run(_bad_calls_driver, [(a, k) for _, a, k in calls])
+        found = learner.run(_bad_calls_driver, [(a, k) for _, a, k in calls], exc_type.__name__)
     except _TimedOut as e:
         label = calls[e.progress][0] if 0 <= e.progress < len(calls) else "?"
         raise CheckFailed(

@@ -98,13 +98,13 @@ def _check_state(cache: SlidingWindowCache, k: torch.Tensor, v: torch.Tensor, n:
         fail("kvcache.m05", n=n, w=w, f2=min(n, slots), f3=min(n, w), slots=slots)
     lo = max(0, n - w)
     got_k, got_v = cache.keys_values()
+    if isinstance(got_k, torch.Tensor) and got_k.dtype != k.dtype:
+        fail("kvcache.m06", f0=got_k.dtype, f1=k.dtype)
     try:
         compare_tensors(got_k, k[:, :, lo:n], what=f"keys after {n} tokens", exact=True)
         compare_tensors(got_v, v[:, :, lo:n], what=f"values after {n} tokens", exact=True)
     except CheckFailed as e:
         fail("kvcache.m07", n=n, lo=lo, f2=n - 1, w=w, f4=e.message)
-    if got_k.dtype != k.dtype:
-        fail("kvcache.m06", f0=got_k.dtype, f1=k.dtype)
 
 
 def _feed_driver(fn, window, k, v, chunks):

@@ -45,6 +45,9 @@ register({
     "sparse.global_row": "token {g} is global: it should attend to every real token (row {g})",
     "sparse.global_col": "token {g} is global: every real token should attend to it (column {g}) "
                          "— global attention goes both ways",
+    "sparse.band_off_by_one": "query i attends to keys i−{w} … i+{w}−1 (2·window keys); the "
+                              "window is |i − j| <= window, so both ends are included (2·window "
+                              "+ 1 keys, the lesson's erratum 2)",
     "sparse.edges": "rows {rows} near the edges are wrong: keys outside 0 … n-1 must get no "
                     "weight (mask them to -inf; a zero key still scores 0 and takes softmax "
                     "weight)",
@@ -226,6 +229,16 @@ def _attention_case(shape, window: int, causal: bool, seed: int) -> Callable[[Ca
             edges = set(range(window)) | set(range(max(0, n - window), n))
             if bad and set(bad) <= edges:
                 fail("sparse.edges", rows=f"{bad[:4]}{'…' if len(bad) > 4 else ''}")
+            i = torch.arange(n)
+            offset = i[None, :] - i[:, None]  # j - i
+            lesson = (offset >= -window) & (offset < window)  # keys i-w … i+w-1 (2w keys)
+            if causal:
+                lesson &= offset <= 0
+            mid = slice(window, max(window, n - window))
+            alt = attention(q, k, v, mask=lesson)
+            if not causal and n > 2 * window and torch.allclose(got[:, :, mid].double(),
+                                                                alt[:, :, mid].double(), atol=1e-4):
+                fail("sparse.band_off_by_one", w=window)
         compare_tensors(got, want, what=t("sparse.what_out"))
 
     return run
