@@ -244,10 +244,10 @@ def _attention_case(shape, window: int, causal: bool, seed: int) -> Callable[[Ca
     return run
 
 
-# The structure case: n large enough that n × n float32 scores (256 MiB) dwarf the limits.
-_BIG_N, _BIG_W, _BIG_D = 8192, 8, 8
-_PEAK_LIMIT = 64 * 2**20  # bytes held at once above the start
-_TOUCH_LIMIT = 128 * 2**20  # fresh memory written in all
+# The structure case: n large enough that n × n float32 scores (64 MiB) dwarf the limits.
+_BIG_N, _BIG_W, _BIG_D = 4096, 8, 8
+_PEAK_LIMIT = 16 * 2**20  # bytes held at once above the start
+_TOUCH_LIMIT = 32 * 2**20  # fresh memory written in all
 _NUMEL_LIMIT = 16 * _BIG_N * 3 * _BIG_W * 4 + 8 * _BIG_N * _BIG_D  # torch entries in all
 
 

@@ -210,8 +210,8 @@ def banded_numpy(q, k, v, window, causal=False):
     n = Q.shape[2]
     out = np.empty_like(Q)
     idx = np.arange(n)
-    for s in range(0, n, 128):
-        e = min(n, s + 128)
+    for s in range(0, n, 64):
+        e = min(n, s + 64)
         sc = Q[:, :, s:e] @ K.swapaxes(-1, -2) / np.float32(math.sqrt(Q.shape[-1]))
         keep = np.abs(idx[s:e, None] - idx[None, :]) <= window
         if causal:
