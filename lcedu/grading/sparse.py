@@ -45,9 +45,9 @@ register({
     "sparse.global_row": "token {g} is global: it should attend to every real token (row {g})",
     "sparse.global_col": "token {g} is global: every real token should attend to it (column {g}) "
                          "— global attention goes both ways",
-    "sparse.band_off_by_one": "query i attends to keys i−{w} … i+{w}−1 (2·window keys): the window is off by "
-                              "one; |i − j| <= window includes both ends (2·window "
-                              "+ 1 keys, the lesson's erratum 2)",
+    "sparse.band_off_by_one": "query i attends to keys i−{w} … i+{w}−1 (2·window keys): the "
+                              "window is off by one; |i − j| <= window includes both ends "
+                              "(2·window + 1 keys, the lesson's erratum 2)",
     "sparse.edges": "rows {rows} near the edges are wrong: keys outside 0 … n-1 must get no "
                     "weight (mask them to -inf; a zero key still scores 0 and takes softmax "
                     "weight)",
