@@ -1,10 +1,10 @@
 """Graders for the exercises: `check_*` functions that never raise and explain every failure.
 
-The engine is in `core`; each topic's checks live in their own module (e.g.
-`lcedu.grading.kv_memory`) and load on first use. The reference each check compares with is
-the library itself. `merge_partials` is graded in exercise 03 and again, with ring-flavoured
-cases, in exercise 07: `check_merge_partials` here is exercise 03's (`lcedu.grading.flash`);
-exercise 07 imports its own from `lcedu.grading.ring`.
+The engine is in `core` (each learner call runs in a killable child process, `sandbox`);
+each topic's checks live in their own module (e.g. `lcedu.grading.kv_memory`) and load on
+first use. The reference each check compares with is the library itself. There is one grader
+per function: `check_merge_partials` (`lcedu.grading.flash`) grades exercises 03 and 07.
+Every learner-facing text comes from one table (`messages`): `set_language("ko")` switches it.
 """
 
 from lcedu._lazy import lazy_exports
@@ -20,6 +20,7 @@ from lcedu.grading.core import (
     expect_raises,
     run_check,
 )
+from lcedu.grading.messages import get_language, set_language
 
 _EXPORTS = {
     "check_kv_cache_bytes": "kv_memory",
@@ -50,5 +51,7 @@ __all__ = sorted(_EXPORTS) + [
     "compare_tensors",
     "expect",
     "expect_raises",
+    "get_language",
     "run_check",
+    "set_language",
 ]
