@@ -15,9 +15,10 @@ import pytest
 
 import lcedu.grading as grading
 from lcedu.grading import core
-from lcedu.grading.messages import t
+from lcedu.grading.messages import catalog, t
 
 ROOT = Path(__file__).resolve().parent / "wrong_programs"
+CATALOG = catalog()  # imports every grader, so their case names are registered
 STRUCTURE_CASES = {t("sparse.case.memory"), t("sparse.case.steps"), t("flash.case.tiled")}
 CHECKS = sorted(n for n in grading.__all__ if n.startswith("check_"))
 
@@ -46,6 +47,10 @@ def _id(entry) -> str:
     return f"{stem}-{name}"
 
 
+def test_structure_cases_are_known():
+    assert all(name in CATALOG.values() for name in STRUCTURE_CASES)
+
+
 def test_corpus_has_at_least_ten_per_exercise():
     per_exercise: dict[str, int] = {}
     for stem, *_ in ENTRIES:
@@ -57,7 +62,7 @@ def test_corpus_has_at_least_ten_per_exercise():
 @pytest.mark.parametrize("entry", ENTRIES, ids=[_id(e) for e in ENTRIES])
 def test_wrong_program_is_rejected_with_its_diagnosis(entry, monkeypatch):
     stem, check, key, fn, opts = entry
-    assert key in __import__("lcedu.grading.messages", fromlist=["catalog"]).catalog(), key
+    assert key in CATALOG, key
     if not opts.get("structure"):
         monkeypatch.setattr(core, "CASE_FILTER", lambda _, case: case.name not in STRUCTURE_CASES)
     if opts.get("hangs"):
