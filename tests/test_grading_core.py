@@ -275,17 +275,18 @@ def test_language_changes_words_not_verdicts(tmp_path, monkeypatch):
     (tmp_path / "xx").mkdir()
     (tmp_path / "xx" / "grading.json").write_text(
         json.dumps({"frame.fail": "NEIN", "frame.some_passed": "{check}: {passed} von {total}",
-                    "frame.hint": "{broken"}),
+                    "frame.hint": "{broken", "test.case_x3": "x ist 3"}),
         encoding="utf-8",
     )
     monkeypatch.setattr(messages, "_LOCALE", tmp_path)
+    messages.register({"test.case_x3": "x=3"})  # a registered case name is translated too
     english = run_check("square", lambda x: x + x, _square_cases())
     try:
         messages.set_language("xx")
         assert messages.get_language() == "xx"
         other = run_check("square", lambda x: x + x, _square_cases())
         text = str(other)
-        assert "NEIN" in text and "square: 0 von 2" in text
+        assert "NEIN" in text and "square: 0 von 2" in text and "x ist 3" in text
         assert "hint: multiply" in text or "{broken" in text  # a broken text never crashes
         assert [r.passed for r in other.results] == [r.passed for r in english.results]
         assert [r.key for r in other.results] == [r.key for r in english.results]

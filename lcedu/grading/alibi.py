@@ -79,6 +79,37 @@ register({
 })
 
 
+register({  # case names and hints, so that a translation can replace them
+    'alibi.text.01': 'for a power of two H, m_h = 2^(−8h/H), h = 1..H',
+    'alibi.text.02': (
+        'with n the largest power of two ≤ H: the n slopes for n heads, then every other slope'
+        ' of the 2n-head sequence'
+    ),
+    'alibi.text.03': (
+        'entry (h, i, j) is −m_h·(i − j): zero on the diagonal, negative for past keys'
+    ),
+    'alibi.text.04': 'bad input raises ValueError',
+    'alibi.text.05': (
+        'check that num_heads is a whole number (an int, not a bool) ≥ 1 before computing'
+    ),
+    'alibi.text.06': 'causal, 4 heads, 6 tokens',
+    'alibi.text.07': 'causal, 3 heads (not a power of two), 7 tokens',
+    'alibi.text.08': 'one token',
+    'alibi.text.09': 'decoding: 2 queries, 9 keys (queries are the last positions)',
+    'alibi.text.10': 'query i sits at position i + (k_len − q_len); compare it with key j',
+    'alibi.text.11': 'symmetric, not causal, 4 heads, 5 tokens',
+    'alibi.text.12': 'the symmetric bias is −m_h·|i − j|, with no −inf anywhere',
+    'alibi.text.13': 'signed, not causal: 3 heads, 4 queries, 6 keys',
+    'alibi.text.14': 'without causal and without symmetric: −m_h·(i − j) everywhere, no −inf',
+    'alibi.text.15': 'longer than a precomputed buffer: 1 query, 9000 keys',
+    'alibi.text.16': 'build the bias for the lengths you are given; no maximum length',
+    'alibi.text.17': (
+        'check num_heads, q_len and k_len are whole numbers ≥ 1 (not bools), and k_len ≥ q_len'
+        ' when causal'
+    ),
+})
+
+
 def _as_slopes(got: object, num_heads: int) -> torch.Tensor:
     if isinstance(got, (list, tuple)):
         fail("alibi.m01", num_heads=num_heads, f1=type(got).__name__)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from lcedu.grading import sandbox
-from lcedu.grading.messages import t
+from lcedu.grading.messages import t, text
 from lcedu.grading.sandbox import ExcInfo, Opaque, Outcome, safe_str, safe_type_name
 from lcedu.testing import tolerance
 
@@ -573,10 +573,10 @@ def _run_case(case: Case, fn: Callable[..., Any], clock: _Clock) -> CaseResult:
     learner = Learner(fn, clock)
 
     def result(passed: bool, message: str = "", key: str = "", **kw: Any) -> CaseResult:
-        hint = kw.pop("hint", case.hint)
+        hint = text(kw.pop("hint", case.hint))
         return CaseResult(
-            case.name, passed, message, case.params, hint, key=key, output=_output_text(learner),
-            **kw,
+            text(case.name), passed, message, case.params, hint, key=key,
+            output=_output_text(learner), **kw,
         )
 
     try:

@@ -64,6 +64,31 @@ _HINT_SLOT = (
 _HINT_SIZE = "allocate exactly cache.window slots (cache.allocate(k) does that)"
 
 
+register({  # case names and hints, so that a translation can replace them
+    'kvcache.text.01': (
+        'token number p of the whole stream (cache.seen_tokens before this call, plus its '
+        'index in k) goes to slot p % cache.window; increase cache.seen_tokens for every token'
+    ),
+    'kvcache.text.02': 'allocate exactly cache.window slots (cache.allocate(k) does that)',
+    'kvcache.text.03': 'decoding with your cache (window=4)',
+    'kvcache.text.04': 'one token at a time, window=4, 11 tokens',
+    'kvcache.text.05': 'before the window is full, window=8, 5 tokens',
+    'kvcache.text.06': 'exactly W keys after the window fills, window=3',
+    'kvcache.text.07': 'chunks of several tokens across the wrap, window=5',
+    'kvcache.text.08': 'a chunk longer than the window, window=3',
+    'kvcache.text.09': (
+        'only the last `window` tokens of a long chunk survive; earlier ones are overwritten'
+    ),
+    'kvcache.text.10': 'window=1 keeps only the current token',
+    'kvcache.text.11': 'batch 2, 3 heads, float64',
+    'kvcache.text.12': 'bfloat16 stays bfloat16',
+    'kvcache.text.13': 'allocate the buffers like k (cache.allocate)',
+    'kvcache.text.14': 'decoding equals sliding-window attention (i-4 < j <= i)',
+    'kvcache.text.15': 'bad k or v raises ValueError',
+    'kvcache.text.16': 'call cache.check_new(k, v) before writing anything',
+})
+
+
 def _cache_class(fn: Any) -> type[SlidingWindowCache]:
     if isinstance(fn, type) and issubclass(fn, SlidingWindowCache):
         return fn

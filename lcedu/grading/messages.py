@@ -13,7 +13,15 @@ import string
 from pathlib import Path
 from typing import Any
 
-__all__ = ["t", "register", "catalog", "set_language", "get_language", "translations"]
+__all__ = [
+    "t",
+    "text",
+    "register",
+    "catalog",
+    "set_language",
+    "get_language",
+    "translations",
+]
 
 _LOCALE = Path(__file__).resolve().parents[1] / "locale"
 
@@ -106,6 +114,7 @@ ENGLISH: dict[str, str] = {
 }
 
 _registered: dict[str, str] = dict(ENGLISH)
+_by_text: dict[str, str] = {}
 _language = "en"
 _translated: dict[str, str] = {}
 
@@ -117,6 +126,7 @@ def register(texts: dict[str, str]) -> dict[str, str]:
         if old is not None and old != text:
             raise ValueError(f"message key {key!r} is registered twice with different texts")
         _registered[key] = text
+        _by_text.setdefault(text, key)
     return texts
 
 
@@ -175,3 +185,14 @@ def t(key: str, **kw: Any) -> str:
     if text is not english and out == text and kw and "{" in english:
         out = _format(english, kw)  # a translation whose fields do not fit: use English
     return out
+
+
+def text(english: str) -> str:
+    """`english` in the current language, if it is a registered text (a case name, a hint)."""
+    if not _translated or not isinstance(english, str):
+        return english
+    if not _by_text:
+        for key, value in _registered.items():
+            _by_text.setdefault(value, key)
+    key = _by_text.get(english)
+    return t(key) if key is not None else english

@@ -46,6 +46,28 @@ register({
 })
 
 
+register({  # case names and hints, so that a translation can replace them
+    'ring.text.01': "compute this block's (out, lse), then merge it into the running (out, lse)",
+    'ring.text.02': (
+        'mask (−inf) the scores where k_pos[j] > q_pos[i]; skip only blocks with no pair left'
+    ),
+    'ring.text.03': 'not causal, first block into an empty state',
+    'ring.text.04': 'not causal, a block into a running state',
+    'ring.text.05': 'float64, 3 heads, 2 batches',
+    'ring.text.06': 'large scores (q ×30)',
+    'ring.text.07': "subtract each row's max score before exp",
+    'ring.text.08': 'causal, a block from the past: no mask needed',
+    'ring.text.09': 'causal, the diagonal block: mask the future keys',
+    'ring.text.10': (
+        'causal, a block from the future: skip it, before any arithmetic on its K and V'
+    ),
+    'ring.text.11': 'no key of this block is at or before any query: return out and lse unchanged',
+    'ring.text.12': 'causal, zigzag: only the second chunk of queries sees the block',
+    'ring.text.13': 'causal, striped: the first query sees none of these keys',
+    'ring.text.14': 'a row with no visible key gets lse −inf and out 0, not NaN',
+})
+
+
 def _pair(got: object, what: str) -> tuple[object, object]:
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         kind = type(got).__name__

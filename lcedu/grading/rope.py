@@ -99,6 +99,27 @@ __all__ = [
 ]
 
 
+register({  # case names and hints, so that a translation can replace them
+    'rope.text.01': (
+        'x·cos + rotate_half(x)·sin, where rotate_half(x) = cat(−x2, x1) on the two halves'
+    ),
+    'rope.text.02': 'θ_i = base^(−2i/dim) for i = 0 … dim/2 − 1, each divided by the factor',
+    'rope.text.03': (
+        'ramp = clamp((i − low)/(high − low), 0, 1) over pair indices i; inv_freq = θ·(1 − '
+        'ramp) + (θ/s)·ramp'
+    ),
+    'rope.text.04': '0.1·ln(s) + 1 when s > 1; exactly 1 when s ≤ 1 (no extension, no temperature)',
+    'rope.text.05': 'small, positions 0..',
+    'rope.text.06': 'odd heads and length',
+    'rope.text.07': 'head_dim 128, float64',
+    'rope.text.08': 'bfloat16 keeps its dtype',
+    'rope.text.09': "compute in x's dtype (cos and sin already are)",
+    'rope.text.10': 'score depends only on m − n',
+    'rope.text.11': 'a short original context: low falls below 0',
+    'rope.text.12': 'low == high: keep the ramp finite',
+})
+
+
 def _close(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
     g = got.detach().double().cpu()
     return g.shape == want.shape and bool(torch.allclose(g, want.double(), rtol=rtol, atol=atol))
