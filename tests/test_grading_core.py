@@ -222,6 +222,15 @@ def test_exit_inside_the_function_is_a_verdict():
     assert report.results[0].key == "engine.died" and "exit status 4" in report.results[0].message
 
 
+def test_a_process_killed_from_outside_points_at_memory():
+    import os
+    import signal
+
+    report = run_check("square", lambda x: os.kill(os.getpid(), signal.SIGKILL),
+                       _square_cases()[:1])
+    assert report.results[0].key == "engine.killed" and "memory" in report.results[0].message
+
+
 def test_course_code_errors_are_told_apart_from_the_learners():
     from lcedu.attention.masks import sliding_window_mask
 

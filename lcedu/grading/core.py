@@ -599,6 +599,8 @@ def _run_case(case: Case, fn: Callable[..., Any], clock: _Clock) -> CaseResult:
             False, t("engine.budget_spent", seconds=f"{clock.budget:g}"), "engine.budget_spent"
         )
     except _Died as e:
+        if "SIGKILL" in e.how:  # not the grader's kill (that is a timeout): the memory limit
+            return result(False, t("engine.killed", how=e.how), "engine.killed")
         return result(False, t("engine.died", how=e.how), "engine.died")
     except KeyboardInterrupt:
         raise

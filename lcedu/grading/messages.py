@@ -78,6 +78,11 @@ ENGLISH: dict[str, str] = {
         "your function ended the Python process it ran in ({how}), so no result came back; "
         "do not call exit(), os._exit() or kill signals inside it"
     ),
+    "engine.killed": (
+        "the process your function ran in was stopped from outside ({how}); the system does "
+        "that when a program uses far more memory than the machine has: look for a huge "
+        "allocation"
+    ),
     "engine.unsendable": "a {kind} that the grader could not read back ({why})",
     "engine.changed_input": (
         "your function changed `{name}` in place; work on new tensors (e.g. `x = x * s`, "
