@@ -310,3 +310,17 @@ def test_every_message_key_has_english_text():
 
     table = catalog()
     assert len(table) > 100 and all(isinstance(v, str) and v for v in table.values())
+
+
+def test_a_learners_own_object_never_unpickles_in_the_grader():
+    class Sneaky:
+        def __reduce__(self):
+            return (print, ("this must not run in the grader",))
+
+    seen = []
+
+    def run(f):
+        seen.append(f(1))
+
+    run_check("c", lambda x: Sneaky(), [Case("a", run)])
+    assert type(seen[0]).__name__ == "Opaque" and seen[0].kind == "Sneaky"

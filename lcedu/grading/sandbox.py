@@ -187,7 +187,7 @@ class _Bounded(io.TextIOBase):
 
 # ----- plain data ------------------------------------------------------------------------
 
-_PLAIN_MODULES = {"builtins", "numpy", "torch", "collections", "fractions", "decimal"}
+_PLAIN_MODULES = {"builtins", "numpy", "torch", "collections", "fractions", "decimal", "lcedu"}
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
