@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lcedu.grading.kv_memory import check_attention_matrix_bytes, check_kv_cache_bytes
+from lcedu.grading.messages import t
 from lcedu.kvcache.memory import attention_matrix_bytes, kv_cache_bytes
 
 
@@ -50,7 +51,7 @@ def test_missing_validation_fails_only_the_bad_input_case():
 
     report = check_kv_cache_bytes(unchecked)
     failed = [r.name for r in report.results if not r.passed]
-    assert failed == ["bad input raises ValueError"]
+    assert failed == [t("kv.case.bad")]
 
 
 def test_linear_instead_of_quadratic_scores_fails():

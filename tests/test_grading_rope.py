@@ -135,7 +135,7 @@ def test_linear_that_multiplies_is_rejected():
     report = check_linear(times)
     assert "multiplied" in failing(report, "dim=128").message
     assert report.results[3].passed  # factor 1: no difference to see
-    assert report.results[-1].passed
+    assert report.results[-1].key == "cmp.raise_wrong"  # factor="2": TypeError from `<`
 
 
 def test_linear_without_validation_or_with_temperature_is_rejected():
@@ -164,7 +164,7 @@ def test_garbage_linear_is_reported(result):
 
 def _validated(f):
     def wrapped(dim, base, factor, orig, beta_fast=32, beta_slow=1):
-        if beta_fast <= beta_slow or factor < 1:
+        if beta_fast <= beta_slow or factor < 1 or dim <= 0 or dim % 2 or orig < 1:
             raise ValueError("bad")
         return f(dim, base, factor, orig, beta_fast, beta_slow)
 
@@ -208,7 +208,7 @@ def test_lesson_yarn_sketch_is_rejected_for_its_range():
 
     # the library's verbatim copy of the sketch, too
     def sketch(dim, base, factor, orig, beta_fast=32, beta_slow=1):
-        if beta_fast <= beta_slow or factor < 1:
+        if beta_fast <= beta_slow or factor < 1 or dim <= 0 or dim % 2 or orig < 1:
             raise ValueError("bad")
         return sc.lesson_yarn_inv_freq(dim, orig, int(orig * factor), base)[0]
 

@@ -1,10 +1,10 @@
 """Graders for the exercises: `check_*` functions that never raise and explain every failure.
 
-The engine is in `core`; each topic's checks live in their own module (e.g.
-`lcedu.grading.kv_memory`) and are re-exported here. The reference each check compares with is
-the library itself. `merge_partials` is graded in exercise 03 and again, with ring-flavoured
-cases, in exercise 07: `check_merge_partials` here is exercise 03's (`lcedu.grading.flash`);
-exercise 07 imports its own from `lcedu.grading.ring`.
+The engine is in `core` (each learner call runs in a killable child process, `sandbox`);
+each topic's checks live in their own module (e.g. `lcedu.grading.kv_memory`) and are
+re-exported here. The reference each check compares with is the library itself. There is one grader
+per function: `check_merge_partials` (`lcedu.grading.flash`) grades exercises 03 and 07.
+Every learner-facing text comes from one table (`messages`): `set_language("ko")` switches it.
 """
 
 from lcedu.grading.alibi import check_alibi_bias, check_alibi_slopes
@@ -23,6 +23,7 @@ from lcedu.grading.core import (
 from lcedu.grading.flash import check_flash_forward, check_merge_partials
 from lcedu.grading.kv_memory import check_attention_matrix_bytes, check_kv_cache_bytes
 from lcedu.grading.kvcache import check_sliding_window_update
+from lcedu.grading.messages import get_language, set_language
 from lcedu.grading.ring import check_ring_step
 from lcedu.grading.rope import (
     check_apply_rope,
@@ -46,6 +47,7 @@ __all__ = [
     "compare_tensors",
     "expect",
     "expect_raises",
+    "get_language",
     "run_check",
     "check_alibi_bias",
     "check_alibi_slopes",
@@ -62,4 +64,5 @@ __all__ = [
     "check_sliding_window_update",
     "check_yarn_attention_factor",
     "check_yarn_inv_freq",
+    "set_language",
 ]

@@ -122,6 +122,10 @@ def format_scoreboard(results: list[NotebookResult]) -> str:
 
 
 def main(paths: list[str], *, as_json: bool = False, timeout: int = 600) -> int:
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        print(f"lcedu grade: --timeout must be a whole number of seconds >= 1, got {timeout!r}",
+              file=sys.stderr)
+        return 2
     try:
         notebooks = expand_paths(paths or ["exercises"])
     except ValueError as e:
