@@ -42,6 +42,11 @@ def bad_calls(
     return calls
 
 
+def shown(values: Sequence[Any]) -> str:
+    """Bad values as one printable string (NaN and inf stay out of the JSON payload)."""
+    return ", ".join(repr(v) for v in values)
+
+
 def as_int(got: Any, what: str) -> int:
     """`got` if it is an int (not a bool), else fail with the type named."""
     if isinstance(got, bool) or not isinstance(got, int):
@@ -76,8 +81,9 @@ def compare_with_mistakes(
     **kw: Any,
 ) -> None:
     """Fail unless `got` equals `want`; a wrong answer that equals a known mistake's
-    result is diagnosed with that mistake's message key (filled with `what` and `kw`)."""
-    if isinstance(got, torch.Tensor) and not same_tensor(got, want):
+    result is diagnosed with that mistake's message key (filled with `what` and `kw`); a
+    result of another dtype is told its dtype first."""
+    if isinstance(got, torch.Tensor) and got.dtype == want.dtype and not same_tensor(got, want):
         for key, make in mistakes:
             try:
                 wrong = make()

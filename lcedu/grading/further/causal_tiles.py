@@ -86,10 +86,10 @@ def _case(n_q: int, n_k: int, bq: int, bk: int) -> Callable:
         mistakes = [
             ("tiles.masked_as_full", lambda: _grid(n_q, n_k, bq, bk, full_partial=True)),
             ("tiles.partial_skipped", lambda: _grid(n_q, n_k, bq, bk, skip_partial=True)),
+            ("tiles.ragged_end", lambda: _grid(n_q, n_k, bq, bk, clamp=False)),
             ("tiles.all_masked", lambda: _grid(n_q, n_k, bq, bk, never_full=True)),
             ("tiles.bottom_right", lambda: _grid(n_q, n_k, bq, bk, offset=n_k - n_q)),
             ("tiles.one_block", lambda: _grid(n_q, n_k, bq, bq)),
-            ("tiles.ragged_end", lambda: _grid(n_q, n_k, bq, bk, clamp=False)),
         ]
         compare_with_mistakes(got, want, mistakes, what=t("tiles.what"), exact=True)
 
@@ -103,6 +103,7 @@ CASES = [
     ("100 queries, 260 keys, blocks 32 × 64", (100, 260, 32, 64), "tiles.hint.rect"),
     ("70 queries, 50 keys, blocks 16 × 32 (ragged both ways)", (70, 50, 16, 32),
      "tiles.hint.ragged"),
+    ("odd block sizes 33 × 32, 100 × 100", (100, 100, 33, 32), "tiles.hint"),
     ("one tile: 128 × 128, blocks 128 × 128", (128, 128, 128, 128), "tiles.hint"),
     ("a single token", (1, 1, 64, 64), "tiles.hint"),
 ]

@@ -19,6 +19,7 @@ from lcedu.grading.further._common import (
     BAD_POSITIVE_INTS,
     bad_calls,
     compare_with_mistakes,
+    shown,
 )
 from lcedu.grading.further.ntk_aware import BAD_BASES
 from lcedu.grading.messages import register, t
@@ -123,5 +124,5 @@ def check_llama3_inv_freq(fn: Callable[..., torch.Tensor]) -> Report:
     calls = bad_calls(dict(zip(ORDER, (64, 10000.0, 4.0, 2048, 1.0, 4.0))), ORDER, bad,
                       ["low_freq_factor", "high_freq_factor"])
     cases.append(Case(t("l3.case.bad"), lambda f: expect_raises_each(f, calls),
-                      {k: v for k, v in bad.items()}, t("l3.hint.bad")))
+                      {k: shown(v) for k, v in bad.items()}, t("l3.hint.bad")))
     return run_check("check_llama3_inv_freq", fn, cases)

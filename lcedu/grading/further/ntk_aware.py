@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from lcedu.grading.core import Case, Report, expect_raises_each, run_check
-from lcedu.grading.further._common import BAD_FACTORS, bad_calls, compare_with_mistakes
+from lcedu.grading.further._common import BAD_FACTORS, bad_calls, compare_with_mistakes, shown
 from lcedu.grading.messages import register, t
 from lcedu.positions.rope import rope_inv_freq
 from lcedu.positions.scaling import ntk_aware
@@ -85,6 +85,7 @@ def check_ntk_aware_inv_freq(fn: Callable[..., torch.Tensor]) -> Report:
     calls = bad_calls(dict(zip(order, (64, 10000.0, 4.0))), order,
                       {"dim": BAD_DIMS, "base": BAD_BASES, "factor": BAD_FACTORS})
     cases.append(Case(t("ntk.case.bad"), lambda f: expect_raises_each(f, calls),
-                      {"dim": BAD_DIMS, "base": BAD_BASES, "factor": BAD_FACTORS},
+                      {"dim": shown(BAD_DIMS), "base": shown(BAD_BASES),
+                       "factor": shown(BAD_FACTORS)},
                       t("ntk.hint.bad")))
     return run_check("check_ntk_aware_inv_freq", fn, cases)
