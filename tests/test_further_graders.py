@@ -70,3 +70,14 @@ def test_wrong_program_rejected_with_its_diagnosis(number, index, key, monkeypat
     assert "engine.course_bug" not in keys, report
     assert key in keys, str(report)
     str(report), report._repr_html_(), report.to_dict()  # renders without raising
+
+
+def test_every_further_exercise_is_mapped_and_exists():
+    from lcedu.course.map import COURSE, FURTHER
+
+    root = Path(__file__).resolve().parents[1]
+    assert sorted(FURTHER) == [lesson.number for lesson in COURSE if "01" <= lesson.number <= "08"]
+    for number, exercise in FURTHER.items():
+        assert Path(exercise).name.startswith(number + "b_")
+        assert (root / exercise).exists()
+        assert (root / exercise.replace("exercises/", "solutions/", 1)).exists()
