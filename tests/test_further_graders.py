@@ -81,3 +81,15 @@ def test_every_further_exercise_is_mapped_and_exists():
         assert Path(exercise).name.startswith(number + "b_")
         assert (root / exercise).exists()
         assert (root / exercise.replace("exercises/", "solutions/", 1)).exists()
+
+
+def test_load_all_registers_every_key_the_graders_use():
+    import re
+
+    further.load_all()
+    source = "".join(
+        p.read_text(encoding="utf-8")
+        for p in (Path(further.__file__).parent).glob("*.py")
+    )
+    used = set(re.findall(r'(?:fail|t)\(\s*"([a-z0-9_]+\.[a-z0-9_.]+)"', source))
+    assert used and used <= set(_registered), used - set(_registered)

@@ -20,4 +20,12 @@ _EXPORTS = {
 }
 MODULES = sorted(set(_EXPORTS.values()))
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS) + ["MODULES"]
+__all__ = sorted(_EXPORTS) + ["MODULES", "load_all"]
+
+
+def load_all() -> None:
+    """Import every go-further grader, so all their texts are in the message table."""
+    import importlib
+
+    for module in MODULES:
+        importlib.import_module(f"{__name__}.{module}")
