@@ -67,7 +67,20 @@ CORPUS = [
     (_make(absolute=True), "dil.absolute"),
     (_make(check=False), "cmp.raise_none"),
     (_make(as_int=True), "cmp.not_bool"),
-    (python_if, "engine.raised_in_library"),
+    (python_if, "further.python_if"),
     (returns_the_mask, "dil.not_mod"),
     (checks_inside_the_mod, "cmp.raise_none"),
 ]
+
+
+def item_inside(window, dilation, *, causal=False):
+    _ok(window, dilation)
+
+    def mod(b, h, q_idx, kv_idx):
+        d = int((q_idx - kv_idx).item())
+        return torch.tensor(abs(d) <= window * dilation and d % dilation == 0)
+
+    return mod
+
+
+CORPUS.append((item_inside, "further.python_if"))

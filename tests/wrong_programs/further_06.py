@@ -70,3 +70,17 @@ CORPUS = [
     (returns_a_bias_tensor, "alf.not_mod"),
     (symmetric_unmasked, "alf.no_causal"),
 ]
+
+
+def python_if(slopes):
+    _ok(slopes)
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        if kv_idx > q_idx:
+            return score - float("inf")
+        return score + slopes[h] * (kv_idx - q_idx)
+
+    return score_mod
+
+
+CORPUS.append((python_if, "further.python_if"))

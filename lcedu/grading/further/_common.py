@@ -21,6 +21,9 @@ register({
                        "{got}",
     "further.int_wrong": "{what}: got {got}, expected {want}",
     "further.what_result": "the result",
+    "further.python_if": "your {kind} uses a tensor in a Python `if` (or int(), bool(), .item()): "
+                         "FlexAttention calls it on whole tensors of indices at once (vmap), so "
+                         "write the rule with tensor operations: &, |, ~, torch.where",
 })
 
 BAD_POSITIVE_INTS: list[Any] = [0, -3, 2.5, True, "8", None]
@@ -45,6 +48,20 @@ def bad_calls(
 def shown(values: Sequence[Any]) -> str:
     """Bad values as one printable string (NaN and inf stay out of the JSON payload)."""
     return ", ".join(repr(v) for v in values)
+
+
+def run_mod(learner: Any, driver: Callable, *args: Any, kind: str) -> Any:
+    """`learner.run(driver, *args)`, naming Python control flow on tensors inside a mod."""
+    from lcedu.grading.core import LearnerRaised
+
+    try:
+        return learner.run(driver, *args)
+    except LearnerRaised as e:
+        if "data-dependent control flow" in e.info.message or (
+            "vmap" in e.info.message and ".item()" in e.info.message
+        ):
+            fail("further.python_if", kind=kind)
+        raise
 
 
 def as_int(got: Any, what: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from lcedu.grading.core import Case, Report, expect_raises_each, fail, run_check
-from lcedu.grading.further._common import compare_with_mistakes, same_tensor
+from lcedu.grading.further._common import compare_with_mistakes, run_mod, same_tensor
 from lcedu.grading.messages import register, t
 from lcedu.positions.alibi import alibi_bias, alibi_slopes
 
@@ -77,7 +77,7 @@ def _case(heads: int, n: int) -> Callable:
         slopes = alibi_slopes(heads)
         want = alibi_bias(heads, n)
         score = torch.randn(1, heads, n, n, generator=torch.Generator().manual_seed(heads * n))
-        kind, got, changed = f.run(_evaluate, slopes, heads, n, score)
+        kind, got, changed = run_mod(f, _evaluate, slopes, heads, n, score, kind="score_mod")
         if kind == "not_callable":
             fail("alf.not_mod", kind=got)
         if changed:

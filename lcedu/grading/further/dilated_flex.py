@@ -15,7 +15,12 @@ import torch
 
 from lcedu.attention.masks import dilated_window_mask
 from lcedu.grading.core import Case, Report, expect_raises_each, fail, run_check
-from lcedu.grading.further._common import BAD_POSITIVE_INTS, bad_calls, compare_with_mistakes
+from lcedu.grading.further._common import (
+    BAD_POSITIVE_INTS,
+    bad_calls,
+    compare_with_mistakes,
+    run_mod,
+)
 from lcedu.grading.messages import register, t
 
 __all__ = ["check_dilated_window_mod"]
@@ -81,7 +86,7 @@ def _case(n: int, w: int, dil: int, causal: bool) -> Callable:
     def run(f):
         want = dilated_window_mask(n, w, dil, causal=causal)
         kwargs = {"causal": True} if causal else {}
-        kind, got = f.run(_evaluate, (w, dil), kwargs, n)
+        kind, got = run_mod(f, _evaluate, (w, dil), kwargs, n, kind="mask_mod")
         if kind == "not_callable":
             fail("dil.not_mod", kind=got)
         p = (n, w, dil, causal)
