@@ -84,3 +84,16 @@ def python_if(slopes):
 
 
 CORPUS.append((python_if, "further.python_if"))
+
+
+def scales_the_score(slopes):
+    _ok(slopes)
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        biased = score / 8 + slopes[h] * (kv_idx - q_idx)  # scales again what SDPA scaled
+        return torch.where(kv_idx <= q_idx, biased, float("-inf"))
+
+    return score_mod
+
+
+CORPUS.append((scales_the_score, "alf.replaced"))

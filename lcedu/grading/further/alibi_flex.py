@@ -26,8 +26,9 @@ register({
                    "kv_idx) -> tensor, but it returned {kind}",
     "alf.changed_slopes": "your function changed `slopes` in place; the caller's slopes must "
                           "stay as they were (the score_mod only reads slopes[h])",
-    "alf.replaced": "your score_mod replaces the score instead of adding to it: return "
-                    "score + bias, so the attention logits q·k/√d are kept",
+    "alf.replaced": "with non-zero scores your score_mod does not return score + bias: add "
+                    "the bias to the score it is given (do not replace, scale or reorder it), "
+                    "so the attention logits q·k/√d are kept",
     "alf.sign": "{what} rewards distant keys: ALiBi subtracts m_h·(i − j), i.e. adds "
                 "m_h·(kv_idx − q_idx), which is ≤ 0 for past keys",
     "alf.no_causal": "{what} leaves keys after the query open: this score_mod is causal, so "
