@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lcedu.course.map import COURSE, course_table
+from lcedu.course.map import COURSE, FURTHER, course_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +20,7 @@ def test_every_mapped_file_exists():
 def test_every_notebook_is_mapped():
     mapped = {lesson.notebook for lesson in COURSE}
     mapped_ex = {lesson.exercise for lesson in COURSE if lesson.exercise}
+    mapped_ex |= set(FURTHER.values())
     for p in (ROOT / "notebooks").glob("*.ipynb"):
         assert f"notebooks/{p.name}" in mapped, f"{p.name} is missing from lcedu.course.map"
     for p in (ROOT / "solutions").glob("*.ipynb"):

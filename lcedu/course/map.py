@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Lesson", "COURSE", "repo_root", "course_table"]
+__all__ = ["Lesson", "COURSE", "FURTHER", "repo_root", "course_table"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,19 @@ COURSE: tuple[Lesson, ...] = (
         "notebooks/09_capstone_train_short_test_long.ipynb",
     ),
 )
+
+# Go further: one open-ended, graded exercise per topic notebook (lesson number -> exercise;
+# its solution is the same name under solutions/). Graders: lcedu.grading.further.
+FURTHER: dict[str, str] = {
+    "01": "exercises/01b_longest_context.ipynb",
+    "02": "exercises/02b_dilated_window_flex.ipynb",
+    "03": "exercises/03b_causal_tile_skipping.ipynb",
+    "04": "exercises/04b_ntk_from_the_paper.ipynb",
+    "05": "exercises/05b_llama3_scaling.ipynb",
+    "06": "exercises/06b_alibi_score_mod.ipynb",
+    "07": "exercises/07b_zigzag_sharding.ipynb",
+    "08": "exercises/08b_attention_sinks.ipynb",
+}
 
 
 def repo_root() -> Path:
