@@ -10,7 +10,7 @@ import pytest
 
 import lcedu.grading.further as further
 from lcedu.grading import core
-from lcedu.grading.messages import _registered
+from lcedu.grading.messages import _registered, catalog
 
 CORPUS_DIR = Path(__file__).resolve().parent / "wrong_programs"
 CHECKS = {
@@ -83,10 +83,10 @@ def test_every_further_exercise_is_mapped_and_exists():
         assert (root / exercise.replace("exercises/", "solutions/", 1)).exists()
 
 
-def test_load_all_registers_every_key_the_graders_use():
+def test_the_catalog_registers_every_key_the_graders_use():
     import re
 
-    further.load_all()
+    catalog()
     source = "".join(
         p.read_text(encoding="utf-8")
         for p in (Path(further.__file__).parent).glob("*.py")

@@ -139,7 +139,7 @@ def catalog() -> dict[str, str]:
     """Every English text of every grader, keyed by id (imports all topic graders)."""
     import importlib
 
-    for mod in ("kv_memory", "sparse", "flash", "rope", "alibi", "ring", "kvcache"):
+    for mod in ("kv_memory", "sparse", "flash", "rope", "alibi", "ring", "kvcache", "further"):
         importlib.import_module(f"lcedu.grading.{mod}")
     return dict(sorted(_registered.items()))
 

@@ -6,26 +6,22 @@ the course's library as the witness, and names the usual mistakes by matching th
 answer with what each mistake would give.
 """
 
-from lcedu._lazy import lazy_exports
+from lcedu.grading.further.alibi_flex import check_alibi_score_mod
+from lcedu.grading.further.causal_tiles import check_causal_tiles
+from lcedu.grading.further.context_budget import check_longest_context
+from lcedu.grading.further.dilated_flex import check_dilated_window_mod
+from lcedu.grading.further.llama3 import check_llama3_inv_freq
+from lcedu.grading.further.ntk_aware import check_ntk_aware_inv_freq
+from lcedu.grading.further.sinks import check_sink_positions
+from lcedu.grading.further.zigzag import check_zigzag_positions
 
-_EXPORTS = {
-    "check_longest_context": "context_budget",
-    "check_dilated_window_mod": "dilated_flex",
-    "check_causal_tiles": "causal_tiles",
-    "check_ntk_aware_inv_freq": "ntk_aware",
-    "check_llama3_inv_freq": "llama3",
-    "check_alibi_score_mod": "alibi_flex",
-    "check_zigzag_positions": "zigzag",
-    "check_sink_positions": "sinks",
-}
-MODULES = sorted(set(_EXPORTS.values()))
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS) + ["MODULES", "load_all"]
-
-
-def load_all() -> None:
-    """Import every go-further grader, so all their texts are in the message table."""
-    import importlib
-
-    for module in MODULES:
-        importlib.import_module(f"{__name__}.{module}")
+__all__ = [
+    "check_alibi_score_mod",
+    "check_causal_tiles",
+    "check_dilated_window_mod",
+    "check_llama3_inv_freq",
+    "check_longest_context",
+    "check_ntk_aware_inv_freq",
+    "check_sink_positions",
+    "check_zigzag_positions",
+]
