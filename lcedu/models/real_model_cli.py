@@ -19,6 +19,7 @@ from lcedu.models.real_model.loader import MissingModelError, load_model
 from lcedu.models.real_model.loss import bucket_means, token_nll
 from lcedu.models.real_model.passkey import run_passkey
 from lcedu.models.real_model.rope import SCALING_NAMES, set_rope
+from lcedu.models.real_model.sinks import sink_mass, uniform_sink_mass
 from lcedu.models.real_model.streaming import stream_nll
 from lcedu.models.real_model.texts import DEFAULT_FILES, long_text_ids
 
@@ -111,6 +112,12 @@ def _streaming(args, command: str) -> dict:
     for f in args.files:
         ids, fp = long_text_ids(lm.tokenizer, f, args.tokens)
         rec["texts"].append(fp)
+        n_probe = min(1024, args.tokens)
+        mass = sink_mass(lm.model, ids[:, :n_probe], n_sink=args.sinks, min_query=64)
+        rec.setdefault("sink_mass", []).append(
+            {"file": f, "tokens": n_probe, "min_query": 64,
+             "uniform": uniform_sink_mass(n_probe, n_sink=args.sinks, min_query=64),
+             "mass": [[round(float(x), 5) for x in row] for row in mass]})
         t0 = time.perf_counter()
         full = token_nll(lm.model, ids)
         secs = round(time.perf_counter() - t0, 1)

@@ -1,8 +1,8 @@
 """The course's attention kernels as a real model's attention function.
 
 Hugging Face transformers looks attention up by name in its `AttentionInterface`
-(`config._attn_implementation`); registering `lcedu_flash` (the course's FlashAttention-2
-forward, Dao 2023) and `lcedu_reference` (dense softmax attention) there makes every layer of
+(`config._attn_implementation`); registering `lcedu_tiled` (the course's FlashAttention-2
+forward, Dao 2023) and `lcedu_dense` (dense softmax attention) there makes every layer of
 the pretrained model call the course's code. Grouped-query heads are repeated first, as
 Ainslie et al. (2023) and the model's own eager path do.
 """
@@ -93,8 +93,8 @@ def course_flash_forward(
     """
     if attention_mask is not None:
         raise ValueError(
-            "lcedu_flash takes no padding mask (the course's kernel is causal or full); "
-            "run unpadded sequences, or use attn_implementation='lcedu_reference'"
+            "lcedu_tiled takes no padding mask (the course's kernel is causal or full); "
+            "run unpadded sequences, or use attn_implementation='lcedu_dense'"
         )
     h = query.shape[1]
     k, v = expand_kv_heads(key, h), expand_kv_heads(value, h)
@@ -105,16 +105,16 @@ def course_flash_forward(
         causal = False
     else:
         raise ValueError(
-            f"lcedu_flash handles a full causal forward or one-token decoding, got {lq} "
-            f"queries against {lk} keys; use attn_implementation='lcedu_reference'"
+            f"lcedu_tiled handles a full causal forward or one-token decoding, got {lq} "
+            f"queries against {lk} keys; use attn_implementation='lcedu_dense'"
         )
     out = flash_attention(query, k, v, causal=causal, scale=scaling, block_q=128, block_k=128)
     return out.transpose(1, 2).contiguous(), None
 
 
 COURSE_ATTENTION = {
-    "lcedu_flash": course_flash_forward,
-    "lcedu_reference": course_reference_forward,
+    "lcedu_tiled": course_flash_forward,
+    "lcedu_dense": course_reference_forward,
 }
 
 
@@ -129,7 +129,7 @@ def register_course_attention() -> tuple[str, ...]:
 
 def use_attention(model: Any, name: str) -> None:
     """Switch a loaded model to attention implementation `name` (e.g. "sdpa", "eager",
-    "lcedu_flash", "lcedu_reference"), registering the course's kernels first."""
+    "lcedu_tiled", "lcedu_dense"), registering the course's kernels first."""
     allowed = ("sdpa", "eager", *COURSE_ATTENTION)
     if name not in allowed:
         raise ValueError(f"attention must be one of {', '.join(allowed)}, got {name!r}")
