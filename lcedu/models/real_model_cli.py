@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "lcedu real-model " + " ".join(argv)
     run = {"perplexity": _perplexity, "streaming": _streaming, "passkey": _passkey}[args.action]
     try:
-        run(args, command)
+        rec = run(args, command)
+        rec["completed"] = True  # a record without this flag was stopped part-way
+        records.write_record(rec, args.out)
     except (ValueError, MissingModelError) as e:
         print(f"lcedu real-model: {e}", file=sys.stderr)
         return 2

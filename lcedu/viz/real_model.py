@@ -110,7 +110,7 @@ def sink_mass_figure(mass: Any = None, *, uniform: float | None = None,
     fig = Figure(figsize=(7.5, 3.4), layout="constrained")
     ax, bx = fig.subplots(1, 2, width_ratios=[2.2, 1])
     im = ax.imshow(m.T, aspect="auto", origin="lower", vmin=0, vmax=1, cmap="viridis")
-    ax.set_xlabel("layer")
+    ax.set_xlabel("layer (0 = first)")
     ax.set_ylabel("query head")
     ax.set_title(f"mass on the first {n_sink} tokens")
     fig.colorbar(im, ax=ax, label="attention probability")
@@ -119,7 +119,7 @@ def sink_mass_figure(mass: Any = None, *, uniform: float | None = None,
         bx.axvline(uniform, color="0.3", ls="--", label="uniform attention")
     bx.set_xlim(0, 1)
     bx.set_xlabel("mean mass")
-    bx.set_ylabel("layer")
+    bx.set_ylabel("layer (0 = first)")
     bx.set_title("per layer")
     bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), fontsize=8, ncol=1)
     return fig
@@ -161,7 +161,7 @@ def streaming_figure(record: dict[str, Any] | None = None, *, smooth: int = 64,
     ax.set_ylabel(f"NLL, mean of the last {smooth} tokens (nats)")
     ax.set_title(f"Streaming {first} with a {window}-token cache", pad=14)
     ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncol=3, fontsize=9)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=9)
     return fig
 
 
@@ -195,8 +195,7 @@ def passkey_figure(record: dict[str, Any] | None = None) -> Figure:
         lo, hi = _wilson(k, m)
         ax.bar(x, k / m, color="C0", width=0.6)
         ax.errorbar(x, k / m, yerr=[[k / m - lo], [hi - k / m]], color="k", capsize=4)
-        ax.text(x, min(hi, 0.92) + 0.03, f"{k}/{m}", ha="center", fontsize=9)
-    ax.set_xticks(xs, [f"{n // 1024}K" for n in lengths])
+    ax.set_xticks(xs, [f"{n // 1024}K\n{sum(groups[n])}/{len(groups[n])} passed" for n in lengths])
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("fraction of trials passed")

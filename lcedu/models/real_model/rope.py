@@ -105,6 +105,7 @@ class CourseRotaryEmbedding(nn.Module):
             inv_freq, self.attention_scaling = course_inv_freq(
                 self.config, self.name, self.factor, seq_len=seq_len
             )
+            self.inv_freq = inv_freq  # what was used last, as transformers' module keeps it
         freqs = position_ids[..., None].float() * inv_freq.to(x.device, torch.float)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos = emb.cos() * self.attention_scaling
