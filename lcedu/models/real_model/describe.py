@@ -47,7 +47,7 @@ def predicted_cache_bytes(model: Any, tokens: int) -> int:
 def allocated_cache_bytes(model: Any, ids: torch.Tensor) -> int:
     """Bytes of the key and value tensors in transformers' cache after one forward of `ids`."""
     out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
+    cache = out["cache"] if "cache" in out else out["past_key_values"]
     total = 0
     for layer in cache.layers:
         for t in (layer.keys, layer.values):

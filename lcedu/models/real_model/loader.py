@@ -8,6 +8,7 @@ package); the hub is forced offline so nothing is ever downloaded.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import time
@@ -92,6 +93,11 @@ def load_model(dtype: torch.dtype = torch.bfloat16, *, attn: str = "sdpa") -> Lo
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # the GGUF conversion notices
     hf_logging.disable_progress_bar()  # and its progress bars
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    gguf_tqdm = getattr(gguf_utils, "tqdm", None)
+    if gguf_tqdm is not None:  # the de-quantisation bar ignores transformers' switch
+        gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             str(path.parent), gguf_file=path.name, local_files_only=True
@@ -105,6 +111,8 @@ def load_model(dtype: torch.dtype = torch.bfloat16, *, attn: str = "sdpa") -> Lo
         )
     finally:
         hf_logging.set_verbosity(verbosity)
+        if gguf_tqdm is not None:
+            gguf_utils.tqdm = gguf_tqdm
         if bars:
             hf_logging.enable_progress_bar()
     model.eval()
