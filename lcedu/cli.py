@@ -23,6 +23,7 @@ DELEGATED = {
     "ring-demo": ("lcedu.tools.ring_demo", "run ring attention across N local processes"),
     "train": ("lcedu.models.train", "train the capstone's tiny language model"),
     "evaluate": ("lcedu.models.evaluate", "evaluate tiny-LM checkpoints at longer lengths"),
+    "real-model": ("lcedu.models.real_model_cli", "recorded runs on a real pretrained LLM"),
 }
 BENCHMARKS = {
     "sparse": ("lcedu.bench.sparse", "dense vs banded vs FlexAttention, sliding window"),

@@ -100,6 +100,12 @@ COURSE: tuple[Lesson, ...] = (
         "§3–4 in practice",
         "notebooks/09_capstone_train_short_test_long.ipynb",
     ),
+    Lesson(
+        "10",
+        "A real model: the course's kernels and scalings in SmolLM2-135M, offline",
+        "§2–4, §6 on a pretrained LLM",
+        "notebooks/10_real_model.ipynb",
+    ),
 )
 
 # Go further: one open-ended, graded exercise per topic notebook (lesson number -> exercise;
