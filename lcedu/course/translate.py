@@ -35,6 +35,8 @@ __all__ = [
     "translated_path",
     "translate_notebook",
     "setup_cell",
+    "cells_digest",
+    "learner_edited",
     "build",
     "check",
     "Problem",
@@ -190,8 +192,25 @@ def translate_notebook(
     if folder == "exercises" and _grading_speaks(lang):
         at = 1 if nb.cells and nb.cells[0].get("id") == "lcedu-exercise-header" else 0
         nb.cells.insert(at, setup_cell(lang))
-    nb.metadata.setdefault("lcedu", {})["translation"] = {"lang": lang, "source": rel}
+    nb.metadata.setdefault("lcedu", {})["translation"] = {
+        "lang": lang,
+        "source": rel,
+        "cells_sha256": cells_digest(nb),
+    }
     return nb, []
+
+
+def cells_digest(nb: nbformat.NotebookNode) -> str:
+    """sha256 of every cell's (type, source): what a learner's edit of a copy changes."""
+    cells = [(c.cell_type, c.source) for c in nb.cells]
+    return hashlib.sha256(json.dumps(cells).encode("utf-8")).hexdigest()
+
+
+def learner_edited(path: Path) -> bool:
+    """True when a generated copy's cells differ from the ones it was generated with."""
+    nb = nbformat.read(path, as_version=4)
+    recorded = nb.metadata.get("lcedu", {}).get("translation", {}).get("cells_sha256")
+    return recorded is not None and recorded != cells_digest(nb)
 
 
 def english_notebooks(root: Path) -> list[Path]:
@@ -234,10 +253,14 @@ def _term_problems(lang: str, root: Path, locale: Path) -> list[Problem]:
     return problems
 
 
-def build(root: Path, lang: str, locale: Path = LOCALE) -> tuple[list[Path], list[Problem]]:
+def build(
+    root: Path, lang: str, locale: Path = LOCALE, *, force: bool = False
+) -> tuple[list[Path], list[Problem]]:
     """Write every translatable notebook's copy under `<root>/<lang>/`; return written, problems.
 
-    Notebooks with a problem (or listed in untranslated.json) are not written.
+    Notebooks with a problem (or listed in untranslated.json) are not written, and neither is
+    a copy a learner has edited (its cells differ from the ones it was generated with) unless
+    `force` is set: the exercises are the learner's to fill in.
     """
     root = Path(root)
     skip = untranslated(lang, locale)
@@ -253,6 +276,10 @@ def build(root: Path, lang: str, locale: Path = LOCALE) -> tuple[list[Path], lis
         target = translated_path(root, lang, path)
         text = _render(nb)
         if not target.exists() or target.read_text(encoding="utf-8") != text:
+            if target.exists() and not force and learner_edited(target):
+                problems.append(Problem(_rel(target, root), "has your own edits; not "
+                                        "overwriting it (move it away or pass --force)"))
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
             written.append(target)
@@ -315,12 +342,14 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="lcedu translate", description=__doc__.splitlines()[0])
     p.add_argument("action", choices=["build", "check"])
     p.add_argument("--lang", default="ko", choices=LANGUAGES)
+    p.add_argument("--force", action="store_true",
+                   help="with build: overwrite copies you have edited")
     p.add_argument("--show", action="store_true",
                    help="with check: print the English text of every cell to (re)translate")
     args = p.parse_args(argv)
     root = repo_root()
     if args.action == "build":
-        written, problems = build(root, args.lang)
+        written, problems = build(root, args.lang, force=args.force)
         for path in written:
             print(f"wrote {Path(path).relative_to(root)}")
         if not written:
