@@ -277,3 +277,83 @@ def test_readme_ko_points_at_the_korean_entry_points():
 def test_readme_ko_has_the_current_map():
     text = (ROOT / "README.ko.md").read_text(encoding="utf-8")
     assert course_map.course_table(LANG) in text, "regenerate README.ko.md's course map"
+
+
+# ----- the graders in Korean ---------------------------------------------------------------
+
+def _kv_right(num_layers, num_kv_heads, head_dim, seq_len, *, batch_size=1, bytes_per_element=2):
+    from lcedu.kvcache.memory import kv_cache_bytes
+
+    return kv_cache_bytes(num_layers, num_kv_heads, head_dim, seq_len, batch_size=batch_size,
+                          bytes_per_element=bytes_per_element)
+
+
+def _kv_keys_only(num_layers, num_kv_heads, head_dim, seq_len, *, batch_size=1,
+                  bytes_per_element=2):
+    return num_layers * num_kv_heads * head_dim * seq_len * batch_size * bytes_per_element
+
+
+def _kv_stub(num_layers, num_kv_heads, head_dim, seq_len, *, batch_size=1, bytes_per_element=2):
+    raise NotImplementedError("kv_cache_bytes: replace this line with your implementation")
+
+
+def _mask_right(n, window, *, causal=False):
+    from lcedu.attention.masks import sliding_window_mask
+
+    return sliding_window_mask(n, window, causal=causal)
+
+
+def _mask_off_by_one(n, window, *, causal=False):
+    import torch
+
+    d = torch.arange(n)[None, :] - torch.arange(n)[:, None]
+    ok = (d >= -window) & (d < window)  # the lesson's 2·window keys
+    return ok & (d <= 0) if causal else ok
+
+
+def _verdicts(report):
+    return [(r.passed, r.not_implemented, r.key) for r in report.results]
+
+
+@pytest.mark.parametrize(
+    "check, fns",
+    [
+        ("check_kv_cache_bytes", (_kv_right, _kv_keys_only, _kv_stub)),
+        ("check_sliding_window_mask", (_mask_right, _mask_off_by_one)),
+    ],
+)
+def test_korean_graders_give_the_same_verdicts(check, fns):
+    messages = pytest.importorskip("lcedu.grading.messages")
+    import lcedu.grading as grading
+
+    checker = getattr(grading, check)
+    try:
+        for fn in fns:
+            messages.set_language("en")
+            en = checker(fn)
+            en_text = str(en)  # reports render in the language current when shown
+            messages.set_language(LANG)
+            ko = checker(fn)
+            ko_text = str(ko)
+            assert _verdicts(ko) == _verdicts(en), fn.__name__
+            assert ko.passed == en.passed
+            if not en.passed:  # the Korean report really is Korean
+                assert HANGUL.search(ko_text) and not HANGUL.search(en_text), ko_text
+    finally:
+        messages.set_language("en")
+    assert messages.get_language() == "en"
+
+
+def test_grader_translations_keep_their_fields():
+    path = translate.LOCALE / LANG / "grading.json"
+    texts = json.loads(path.read_text(encoding="utf-8"))
+    hashes = json.loads((translate.LOCALE / LANG / "grading.en_sha256.json").read_text())
+    assert set(texts) == set(hashes)
+    try:
+        from lcedu.grading import messages
+    except ImportError:
+        pytest.skip("these graders have no message table (lcedu.grading.messages)")
+    english = messages.catalog()
+    for key, text in texts.items():
+        assert key in english, f"{key} is not a grader text"
+        assert translate.grading_fields(text) == translate.grading_fields(english[key]), key

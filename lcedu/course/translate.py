@@ -11,7 +11,7 @@ Exercises are not translated on their own: `ko/exercises/<name>` is built from t
 English `exercises/<name>`, and each markdown cell is looked up first in
 `locale/<lang>/exercises/<stem>.json` (only the generated header lives there), then in
 `locale/<lang>/solutions/<stem>.json` (the exercise's other markdown cells are the solution's,
-same id, same text). When the graders can speak the language (`lcedu.grading.set_language`),
+same id, same text). When the graders can speak the language (`lcedu.grading.messages`),
 one code cell (id `lcedu-<lang>-setup`) is inserted after the header to switch them on; it is
 the only code difference `check` allows.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ __all__ = [
     "build",
     "check",
     "Problem",
+    "grading_fields",
     "main",
 ]
 
@@ -90,18 +92,18 @@ def translated_path(root: Path, lang: str, english: Path) -> Path:
 
 
 def _grading_speaks(lang: str) -> bool:
+    """True when the graders have a message table to switch (lcedu.grading.messages)."""
     try:
-        import lcedu.grading as grading
-
-        return hasattr(grading, "set_language")
+        from lcedu.grading import messages
     except ImportError:
         return False
+    return hasattr(messages, "set_language")
 
 
 def setup_cell(lang: str) -> nbformat.NotebookNode:
     """The one code cell a translated exercise adds: graders' messages in `lang`."""
     cell = nbformat.v4.new_code_cell(
-        f'import lcedu.grading\n\nlcedu.grading.set_language("{_lang(lang)}")'
+        f'from lcedu.grading.messages import set_language\n\nset_language("{_lang(lang)}")'
     )
     cell.id = f"lcedu-{lang}-setup"
     return cell
@@ -253,6 +255,47 @@ def _term_problems(lang: str, root: Path, locale: Path) -> list[Problem]:
     return problems
 
 
+def grading_fields(text: str) -> set[str]:
+    """The `{field}` names a grader text fills in (a translation must keep exactly these)."""
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def _grading_problems(lang: str, root: Path, locale: Path) -> list[Problem]:
+    """Grader texts (lcedu.grading.messages) without a current translation in grading.json.
+
+    `grading.json` is the graders' format ({key: text}); `grading.en_sha256.json` records the
+    English text each translation was made from, so an edited English message is caught.
+    """
+    try:
+        from lcedu.grading import messages
+    except ImportError:  # graders without a message table: nothing to translate
+        return []
+    english = messages.catalog()
+    path = Path(locale) / lang / "grading.json"
+    rel = _rel(path, root)
+    texts = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    hashes_path = Path(locale) / lang / "grading.en_sha256.json"
+    hashes = (
+        json.loads(hashes_path.read_text(encoding="utf-8")) if hashes_path.exists() else {}
+    )
+    problems = []
+    for key, text in english.items():
+        want = cell_sha256(text)
+        if key not in texts:
+            problems.append(Problem(rel, f"no translation (English: {text!r}; en_sha256 {want} "
+                                         "in grading.en_sha256.json)", key, text))
+        elif hashes.get(key) != want:
+            problems.append(Problem(rel, "the English text changed since it was translated; "
+                                         f"update it and set its en_sha256 to {want}", key, text))
+        elif grading_fields(texts[key]) != grading_fields(text):
+            problems.append(Problem(rel, f"fills in {sorted(grading_fields(texts[key]))} but "
+                                         f"the English fills in {sorted(grading_fields(text))}",
+                                    key, text))
+    for key in sorted(set(texts) - set(english)):
+        problems.append(Problem(rel, "no grader uses this key any more (remove it)", key))
+    return problems
+
+
 def build(
     root: Path, lang: str, locale: Path = LOCALE, *, force: bool = False
 ) -> tuple[list[Path], list[Problem]]:
@@ -316,9 +359,11 @@ def check(root: Path, lang: str, locale: Path = LOCALE) -> tuple[list[Problem], 
             problems.append(Problem(trel, "missing: run `lcedu translate build --lang "
                                           f"{lang}`"))
         elif target.read_text(encoding="utf-8") != _render(nb):
-            problems.append(Problem(trel, f"stale against {rel} (its code, outputs or "
-                                          "translation changed): run `lcedu translate build "
-                                          f"--lang {lang}` and commit the result"))
+            problems.append(Problem(
+                trel,
+                f"stale against {rel} (its code, outputs, translation or grader language cell "
+                f"changed): run `lcedu translate build --lang {lang}` and commit the result",
+            ))
     for f in FOLDERS:
         for p in sorted((root / lang / f).glob("*.ipynb")):
             if p.resolve() not in expected:
@@ -326,6 +371,7 @@ def check(root: Path, lang: str, locale: Path = LOCALE) -> tuple[list[Problem], 
                                         f"has no English notebook in {f}/ (remove it)"))
     problems += _term_problems(lang, root, locale)
     if Path(locale).resolve() == LOCALE:
+        problems += _grading_problems(lang, root, locale)
         problems += _glossary_problems(lang, root, locale)
         from lcedu.locale import course_map
 
