@@ -357,3 +357,35 @@ def test_grader_translations_keep_their_fields():
     for key, text in texts.items():
         assert key in english, f"{key} is not a grader text"
         assert translate.grading_fields(text) == translate.grading_fields(english[key]), key
+
+
+def test_todo_and_apply_resync_an_edited_cell(tmp_course):
+    path = tmp_course / "solutions" / "04_rope_and_pi.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    cell.source = cell.source.replace("Two functions", "Two short functions")
+    new = nbformat.v4.new_markdown_cell("One more sentence.")
+    nb.cells.append(new)
+    nbformat.write(nb, path)
+    from lcedu.course import exercises
+
+    exercises.build([path], execute=False, force=True)  # what `lcedu exercises build` does
+    entries = translate.todo(_problems(tmp_course))
+    # One entry per catalog key: the exercise shares the solution's cells, so no duplicates.
+    assert sorted(e["cell"] for e in entries) == sorted([cell.id, new.id])
+    edited = next(e for e in entries if e["cell"] == cell.id)
+    assert edited["ko_old"] and edited["ko"] == edited["ko_old"]
+    assert edited["catalog"].endswith("solutions/04_rope_and_pi.json")
+    added = next(e for e in entries if e["cell"] == new.id)
+    assert added["ko_old"] is None and added["catalog"].endswith("solutions/04_rope_and_pi.json")
+    # Untouched entries are skipped: an unchanged translation of changed English is not current.
+    applied, skipped = translate.apply(entries, tmp_course)
+    assert applied == [] and len(skipped) == 2
+    edited["ko"] = edited["ko_old"].replace("함수 두 개", "짧은 함수 두 개")
+    added["ko"] = "한 문장 더."
+    applied, _ = translate.apply(entries, tmp_course)
+    assert len(applied) == 2
+    written, problems = translate.build(tmp_course, LANG, tmp_course / "locale")
+    assert problems == [] and _problems(tmp_course) == []
+    ko = nbformat.read(tmp_course / LANG / "exercises" / "04_rope_and_pi.ipynb", as_version=4)
+    assert ko.cells[-1].source == "한 문장 더."

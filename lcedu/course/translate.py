@@ -42,6 +42,8 @@ __all__ = [
     "check",
     "Problem",
     "grading_fields",
+    "todo",
+    "apply",
     "main",
 ]
 
@@ -49,6 +51,7 @@ LANGUAGES = ("ko",)
 FOLDERS = ("notebooks", "solutions", "exercises")
 LOCALE = Path(__file__).resolve().parents[1] / "locale"
 UNTRANSLATED = "untranslated.json"  # notebooks knowingly left in English for now
+HEADER_ID = "lcedu-exercise-header"  # the exercise generator's header cell
 
 
 def cell_sha256(source: str) -> str:
@@ -117,6 +120,8 @@ class Problem:
     message: str
     cell: str | None = None
     english: str | None = field(default=None, repr=False)
+    catalog: str | None = field(default=None, repr=False)  # where its translation belongs
+    old: str | None = field(default=None, repr=False)  # the translation of the old English
 
     def __str__(self) -> str:
         where = self.notebook if self.cell is None else f"{self.notebook} cell {self.cell}"
@@ -128,25 +133,30 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
-def _lookup(catalogs: list[tuple[str, dict]], cell) -> tuple[str | None, Problem | None]:
-    """The translation of one English markdown cell, or the problem with it."""
+def _lookup(
+    catalogs: list[tuple[str, dict]], cell, target: str
+) -> tuple[str | None, Problem | None]:
+    """The translation of one English markdown cell, or the problem with it.
+
+    `target` is the catalog a missing translation belongs in.
+    """
     want = cell_sha256(cell.source)
-    stale = None
+    stale = old = None
     for name, cat in catalogs:
         entry = cat.get(cell.id)
         if entry is None:
             continue
         if entry.get("en_sha256") == want:
             return entry["ko"], None
-        stale = name
+        stale, old = name, entry.get("ko")
     if stale is not None:
         msg = (
             f"the English text changed since it was translated (catalog {stale}); "
             f"update the translation and set en_sha256 to {want}"
         )
     else:
-        msg = f"no translation (add it to {catalogs[0][0]}, en_sha256 {want})"
-    return None, Problem("", msg, cell.id, cell.source)
+        msg = f"no translation (add it to {target}, en_sha256 {want})"
+    return None, Problem("", msg, cell.id, cell.source, stale or target, old)
 
 
 def translate_notebook(
@@ -167,16 +177,19 @@ def translate_notebook(
             own = cat if f == folder else own
     if not catalogs:
         where = _rel(catalog_path(lang, folder, stem, locale), root)
-        return None, [Problem(rel, f"no translation catalog (expected {where})")]
+        catalogs = [(where, {})]  # every cell is then reported missing, for `todo`
+        problems = [Problem(rel, f"no translation catalog (expected {where})")]
+    else:
+        problems = []
     nb = copy.deepcopy(english)
-    problems = []
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         if "id" not in cell:
             problems.append(Problem(rel, "a markdown cell has no id (nbformat >= 4.5 needed)"))
             continue
-        text, problem = _lookup(catalogs, cell)
+        home = folder if folder != "exercises" or cell.id == HEADER_ID else "solutions"
+        text, problem = _lookup(catalogs, cell, _rel(catalog_path(lang, home, stem, locale), root))
         if problem is not None:
             problem.notebook = rel
             problems.append(problem)
@@ -283,10 +296,11 @@ def _grading_problems(lang: str, root: Path, locale: Path) -> list[Problem]:
         want = cell_sha256(text)
         if key not in texts:
             problems.append(Problem(rel, f"no translation (English: {text!r}; en_sha256 {want} "
-                                         "in grading.en_sha256.json)", key, text))
+                                         "in grading.en_sha256.json)", key, text, rel))
         elif hashes.get(key) != want:
             problems.append(Problem(rel, "the English text changed since it was translated; "
-                                         f"update it and set its en_sha256 to {want}", key, text))
+                                         f"update it and set its en_sha256 to {want}", key, text,
+                                    rel, texts[key]))
         elif grading_fields(texts[key]) != grading_fields(text):
             problems.append(Problem(rel, f"fills in {sorted(grading_fields(texts[key]))} but "
                                          f"the English fills in {sorted(grading_fields(text))}",
@@ -379,6 +393,76 @@ def check(root: Path, lang: str, locale: Path = LOCALE) -> tuple[list[Problem], 
     return problems, notes
 
 
+def todo(problems: list[Problem]) -> list[dict]:
+    """A worklist of every cell (and grader text) to (re)translate, one entry per catalog key.
+
+    Fill in each entry's `ko` (it starts as the old translation, if any) and give the list to
+    `apply`; an entry whose `ko` is unchanged from `ko_old` is skipped unless `"keep": true`
+    says the old translation still fits the new English.
+    """
+    seen, out = set(), []
+    for p in problems:
+        if p.catalog is None or p.cell is None or p.english is None:
+            continue
+        if (p.catalog, p.cell) in seen:
+            continue
+        seen.add((p.catalog, p.cell))
+        out.append({
+            "catalog": p.catalog,
+            "notebook": p.notebook,
+            "cell": p.cell,
+            "en": p.english,
+            "en_sha256": cell_sha256(p.english),
+            "ko_old": p.old,
+            "ko": p.old or "",
+        })
+    return out
+
+
+def apply(entries: list[dict], root: Path) -> tuple[list[str], list[str]]:
+    """Write a filled-in worklist into the catalogs; return (applied, skipped) descriptions."""
+    root = Path(root)
+    applied, skipped = [], []
+    files: dict[Path, dict] = {}
+    for e in entries:
+        key = f"{e['catalog']} {e['cell']}"
+        if not e.get("ko") or (e["ko"] == e.get("ko_old") and not e.get("keep")):
+            skipped.append(f"{key}: not translated yet")
+            continue
+        path = root / e["catalog"]
+        if path.name == "grading.json":
+            texts = files.setdefault(path, _read_json(path, {}))
+            hashes_path = path.with_name("grading.en_sha256.json")
+            hashes = files.setdefault(hashes_path, _read_json(hashes_path, {}))
+            texts[e["cell"]] = e["ko"]
+            hashes[e["cell"]] = e["en_sha256"]
+        else:
+            source = f"{path.parent.name}/{path.stem}.ipynb"
+            data = files.setdefault(path, _read_json(path, {"source": source, "cells": {}}))
+            data["cells"][e["cell"]] = {"en_sha256": e["en_sha256"], "ko": e["ko"]}
+        applied.append(key)
+    for path, data in files.items():
+        if path.name in ("grading.json", "grading.en_sha256.json"):
+            data = dict(sorted(data.items()))
+        elif "source" in data:
+            data["cells"] = _in_notebook_order(root / data["source"], data["cells"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return applied, skipped
+
+
+def _read_json(path: Path, default):
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
+
+
+def _in_notebook_order(notebook: Path, cells: dict) -> dict:
+    if not notebook.exists():
+        return cells
+    order = [c.get("id") for c in nbformat.read(notebook, as_version=4).cells]
+    rank = {cid: i for i, cid in enumerate(order)}
+    return dict(sorted(cells.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
 def main(argv: list[str]) -> int:
     import argparse
     import sys
@@ -386,7 +470,11 @@ def main(argv: list[str]) -> int:
     from lcedu.course.map import repo_root
 
     p = argparse.ArgumentParser(prog="lcedu translate", description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=["build", "check"])
+    p.add_argument("action", choices=["build", "check", "todo", "apply"],
+                   help="build the copies; check they are in sync; todo: write a worklist of "
+                        "cells to translate (-o FILE); apply: write a filled-in worklist")
+    p.add_argument("file", nargs="?", help="with apply: the worklist to apply")
+    p.add_argument("-o", "--output", help="with todo: write the worklist here (default stdout)")
     p.add_argument("--lang", default="ko", choices=LANGUAGES)
     p.add_argument("--force", action="store_true",
                    help="with build: overwrite copies you have edited")
@@ -394,6 +482,26 @@ def main(argv: list[str]) -> int:
                    help="with check: print the English text of every cell to (re)translate")
     args = p.parse_args(argv)
     root = repo_root()
+    if args.action == "todo":
+        entries = todo(check(root, args.lang)[0])
+        text = json.dumps(entries, ensure_ascii=False, indent=1) + "\n"
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            print(f"wrote {len(entries)} entries to {args.output}; fill in each `ko`, then run "
+                  f"`lcedu translate apply {args.output}` and `lcedu translate build`")
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.action == "apply":
+        if not args.file:
+            p.error("apply needs the worklist file written by `lcedu translate todo -o FILE`")
+        entries = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        applied, skipped = apply(entries, root)
+        for line in skipped:
+            print(f"skipped {line}")
+        print(f"applied {len(applied)} translation(s); now run `lcedu translate build "
+              f"--lang {args.lang}`")
+        return 0
     if args.action == "build":
         written, problems = build(root, args.lang, force=args.force)
         for path in written:
