@@ -389,3 +389,25 @@ def test_todo_and_apply_resync_an_edited_cell(tmp_course):
     assert problems == [] and _problems(tmp_course) == []
     ko = nbformat.read(tmp_course / LANG / "exercises" / "04_rope_and_pi.ipynb", as_version=4)
     assert ko.cells[-1].source == "한 문장 더."
+
+
+_NUM = re.compile(r"\d+(?:[.,]\d+)*")
+_CODE = re.compile(r"`[^`\n]+`")
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
+
+
+_CATALOGS = sorted((translate.LOCALE / LANG).glob("*/*.json"))
+
+
+@pytest.mark.parametrize("cat", _CATALOGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_translations_keep_every_number_code_span_and_formula(cat):
+    """Prose changes language; numbers, code and mathematics do not (paths gain `ko/`)."""
+    data = json.loads(cat.read_text(encoding="utf-8"))
+    english = {c.id: c.source for c in nbformat.read(ROOT / data["source"], as_version=4).cells}
+    for cid, entry in data["cells"].items():
+        en, ko = english[cid], entry["ko"]
+        ko_code = {re.sub(r"\bko/(notebooks|solutions|exercises)/", r"\1/", c)
+                   for c in _CODE.findall(ko)}
+        assert set(_CODE.findall(en)) <= ko_code, (cat.name, cid)
+        assert set(_MATH.findall(en)) <= set(_MATH.findall(ko)), (cat.name, cid)
+        assert set(_NUM.findall(en)) <= set(_NUM.findall(ko)), (cat.name, cid)
