@@ -411,3 +411,17 @@ def test_translations_keep_every_number_code_span_and_formula(cat):
         assert set(_CODE.findall(en)) <= ko_code, (cat.name, cid)
         assert set(_MATH.findall(en)) <= set(_MATH.findall(ko)), (cat.name, cid)
         assert set(_NUM.findall(en)) <= set(_NUM.findall(ko)), (cat.name, cid)
+
+
+def test_apply_writes_grader_texts_with_their_hashes(tmp_course):
+    entry = {
+        "catalog": f"locale/{LANG}/grading.json", "notebook": "grading", "cell": "demo.key",
+        "en": "{check}: demo", "en_sha256": translate.cell_sha256("{check}: demo"),
+        "ko_old": None, "ko": "{check}: 시연",
+    }
+    applied, skipped = translate.apply([entry], tmp_course)
+    assert applied and not skipped
+    texts = json.loads((tmp_course / "locale" / LANG / "grading.json").read_text(encoding="utf-8"))
+    hashes = json.loads((tmp_course / "locale" / LANG / "grading.en_sha256.json").read_text())
+    assert texts["demo.key"] == "{check}: 시연" and hashes["demo.key"] == entry["en_sha256"]
+    assert list(texts) == sorted(texts)
