@@ -24,6 +24,7 @@ DELEGATED = {
     "train": ("lcedu.models.train", "train the capstone's tiny language model"),
     "evaluate": ("lcedu.models.evaluate", "evaluate tiny-LM checkpoints at longer lengths"),
     "real-model": ("lcedu.models.real_model_cli", "recorded runs on a real pretrained LLM"),
+    "translate": ("lcedu.course.translate", "build or check the translated notebooks (ko/)"),
 }
 BENCHMARKS = {
     "sparse": ("lcedu.bench.sparse", "dense vs banded vs FlexAttention, sliding window"),
@@ -50,7 +51,9 @@ def _build_parser() -> OneLineParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("doctor", help="check that this machine is ready for the course")
-    sub.add_parser("course", help="print the course map")
+    sub.add_parser("course", help="print the course map").add_argument(
+        "--lang", default="en", help="language of the map (en, ko)"
+    )
 
     g = sub.add_parser("grade", help="grade exercise notebooks and print a scoreboard")
     g.add_argument("paths", nargs="*", help="notebooks or folders (default: exercises/)")
@@ -106,6 +109,15 @@ def _run(parser: OneLineParser, args: argparse.Namespace) -> int:
     if args.command == "course":
         from lcedu.course.map import course_table
 
+        if args.lang != "en":
+            from lcedu.course.translate import LANGUAGES
+            from lcedu.locale.course_map import course_table as translated_table
+
+            if args.lang not in LANGUAGES:
+                print(f"lcedu course: no map in {args.lang!r}; try en or ko", file=sys.stderr)
+                return 2
+            print(translated_table(args.lang, markdown=False))
+            return 0
         print(course_table(markdown=False))
         return 0
     if args.command == "grade":
