@@ -6,6 +6,7 @@ sees is the map the repository has. Lesson sections follow ``shared/seed/README.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,10 +131,18 @@ def repo_root() -> Path:
     return Path.cwd()
 
 
+def _width(text: str) -> int:
+    """Terminal columns `text` takes: wide (e.g. Hangul) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _aligned(rows: list[tuple[str, ...]]) -> str:
     """Rows as plain text in aligned columns (two spaces apart), a rule under the header."""
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    widths = [max(_width(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(r, widths)).rstrip()
+        for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lcedu.course.map import COURSE
+from lcedu.course.map import COURSE, _aligned
 
 __all__ = ["load", "missing", "course_table"]
 
@@ -49,6 +49,7 @@ def course_table(lang: str, markdown: bool = True) -> str:
     data = load(lang)
     english_only = untranslated(lang)
     rows = [tuple(data["columns"])]
+    plain = [(*data["columns"][:3], data["file_column"], data["columns"][3])]
     for lesson in COURSE:
         entry = data["titles"].get(lesson.number)
         title = entry["ko"] if entry and entry["en"] == lesson.title else lesson.title
@@ -58,8 +59,9 @@ def course_table(lang: str, markdown: bool = True) -> str:
         if lesson.notebook in english_only:
             where = f"{lesson.notebook} ({data['english_only']})"
         rows.append((lesson.number, f"{title} — {where}", section, ex))
+        plain.append((lesson.number, title, section, where, ex))
     if not markdown:
-        return "\n".join("  ".join(r) for r in rows)
+        return _aligned(plain)
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(lines)
