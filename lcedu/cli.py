@@ -24,7 +24,7 @@ DELEGATED = {
     "train": ("lcedu.models.train", "train the capstone's tiny language model"),
     "evaluate": ("lcedu.models.evaluate", "evaluate tiny-LM checkpoints at longer lengths"),
     "real-model": ("lcedu.models.real_model_cli", "recorded runs on a real pretrained LLM"),
-    "translate": ("lcedu.course.translate", "build or check the translated notebooks (ko/)"),
+    "translate": ("lcedu.locale.translate", "build or check the translated notebooks (ko/)"),
 }
 BENCHMARKS = {
     "sparse": ("lcedu.bench.sparse", "dense vs banded vs FlexAttention, sliding window"),
@@ -110,7 +110,7 @@ def _run(parser: OneLineParser, args: argparse.Namespace) -> int:
         from lcedu.course.map import course_table
 
         if args.lang != "en":
-            from lcedu.course.translate import LANGUAGES
+            from lcedu.locale import LANGUAGES
             from lcedu.locale.course_map import course_table as translated_table
 
             if args.lang not in LANGUAGES:

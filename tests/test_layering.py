@@ -7,13 +7,15 @@ a package may import its own modules and any lower layer, never a sibling or a h
 0  _checks, testing, data      validation, tolerances, shipped data: torch and stdlib only
 1  lcedu (the root package)    re-exports `seed_everything`
 2  attention                   the kernels every other core package builds on
-3  positions, kvcache, ssm,    core ideas beside one another, built on attention
-   practice
-4  models                      the tiny transformer over attention and positions
+3  positions, kvcache, ssm     core ideas beside one another, built on attention
+4  models, practice            the tiny transformer over attention and positions; the
+                               practical guide's tricks over attention and the caches
 5  tools, bench, course        command-line programs and launchers, measurement, the
                                course's own machinery (doctor, map, exercise builder)
 6  viz, grading                figures and graders of what the core computes
-7  widgets                     explorers over viz
+7  widgets, teaching, locale  explorers over viz; notebook helpers that run the lesson's
+                               sketches and draw recorded runs; translations (of the
+                               notebooks and of the graders' texts)
 8  cli                         the `lcedu` command, importing its subcommands lazily
 9  __main__                    `python -m lcedu`, which runs the cli
 """
@@ -36,7 +38,7 @@ LAYERS = {
     "positions": 3,
     "kvcache": 3,
     "ssm": 3,
-    "practice": 3,
+    "practice": 4,
     "models": 4,
     "tools": 5,
     "bench": 5,
@@ -44,6 +46,8 @@ LAYERS = {
     "viz": 6,
     "grading": 6,
     "widgets": 7,
+    "teaching": 7,
+    "locale": 7,
     "cli": 8,
     "__main__": 9,
 }

@@ -11,9 +11,8 @@ import nbformat
 import pytest
 
 from lcedu.cli import main
-from lcedu.course import translate
 from lcedu.course.map import COURSE
-from lcedu.locale import course_map, glossary
+from lcedu.locale import course_map, glossary, translate
 
 ROOT = Path(__file__).resolve().parents[1]
 LANG = "ko"

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from lcedu.course.map import COURSE, _aligned
+from lcedu.locale import untranslated
 
 __all__ = ["load", "missing", "course_table"]
 
@@ -44,8 +45,6 @@ def course_table(lang: str, markdown: bool = True) -> str:
 
     Paths point at the translated copies (`<lang>/notebooks/...`, `<lang>/exercises/...`).
     """
-    from lcedu.course.translate import untranslated
-
     data = load(lang)
     english_only = untranslated(lang)
     rows = [tuple(data["columns"])]

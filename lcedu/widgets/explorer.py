@@ -15,6 +15,7 @@ import inspect
 import io
 import pkgutil
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -129,11 +130,9 @@ class Explorer(widgets.VBox):
 def find_explorers() -> dict[str, Callable[[], Explorer]]:
     """Every public function in `lcedu.widgets` whose return annotation is `Explorer`
     ({name: function}); tests use it so a new explorer is checked without being listed."""
-    import lcedu.widgets as package
-
     found: dict[str, Callable[[], Explorer]] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
+    for info in pkgutil.iter_modules([str(Path(__file__).resolve().parent)]):
+        module = importlib.import_module(f"{__package__}.{info.name}")
         for name, fn in vars(module).items():
             if name.startswith("_") or not inspect.isfunction(fn):
                 continue

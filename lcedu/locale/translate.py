@@ -27,6 +27,8 @@ from pathlib import Path
 
 import nbformat
 
+from lcedu.locale import LANGUAGES, UNTRANSLATED, _lang, untranslated
+
 __all__ = [
     "FOLDERS",
     "LANGUAGES",
@@ -47,24 +49,14 @@ __all__ = [
     "main",
 ]
 
-LANGUAGES = ("ko",)
 FOLDERS = ("notebooks", "solutions", "exercises")
 LOCALE = Path(__file__).resolve().parents[1] / "locale"
-UNTRANSLATED = "untranslated.json"  # notebooks knowingly left in English for now
 HEADER_ID = "lcedu-exercise-header"  # the exercise generator's header cell
 
 
 def cell_sha256(source: str) -> str:
     """The hash a catalog records: sha256 of the English cell's source string (UTF-8)."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
-def _lang(lang: str) -> str:
-    if lang not in LANGUAGES:
-        raise ValueError(
-            f"no translation for language {lang!r}; available: {', '.join(LANGUAGES)}"
-        )
-    return lang
 
 
 def catalog_path(lang: str, folder: str, stem: str, locale: Path = LOCALE) -> Path:
@@ -78,14 +70,6 @@ def load_catalog(lang: str, folder: str, stem: str, locale: Path = LOCALE) -> di
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
     return data.get("cells", {})
-
-
-def untranslated(lang: str, locale: Path = LOCALE) -> set[str]:
-    """Repo-relative notebook paths deliberately not translated yet (printed by `check`)."""
-    path = Path(locale) / _lang(lang) / UNTRANSLATED
-    if not path.exists():
-        return set()
-    return set(json.loads(path.read_text(encoding="utf-8")))
 
 
 def translated_path(root: Path, lang: str, english: Path) -> Path:
