@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from lcedu.models._cli import dispatch_task, parse_args
 from lcedu.models.data import Corpus, eval_windows, load_corpus, random_batch
 from lcedu.models.positional import SCHEMES, check_scheme
 from lcedu.models.tiny_lm import TinyLM, TinyLMConfig
@@ -453,13 +454,9 @@ def recall_main(argv: list[str]) -> int:
     from lcedu.models.recall_eval import recall_scores
     from lcedu.models.recall_train import RecallTrainConfig, load_recall, save_recall, train_recall
 
-    args = build_recall_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"lcedu train: error: --threads must be at least 1, got {args.threads}",
-                  file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
+    args = parse_args("lcedu train", build_recall_parser(), argv)
+    if args is None:
+        return 2
     try:
         ckpt, metrics_path, _ = checkpoint_paths(args.out)
         cfg = RecallTrainConfig(
@@ -486,23 +483,14 @@ def recall_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--task", default="bytes")
-    known, _ = pre.parse_known_args(argv)
-    if known.task == "recall":
-        return recall_main(argv)
-    if known.task != "bytes":
-        print(f"lcedu train: error: --task must be 'bytes' or 'recall', got {known.task!r}",
-              file=sys.stderr)
+    return dispatch_task("lcedu train", argv, bytes_main, recall_main)
+
+
+def bytes_main(argv: list[str]) -> int:
+    """``lcedu train --task bytes`` (the default)."""
+    args = parse_args("lcedu train", build_parser(), argv)
+    if args is None:
         return 2
-    args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"lcedu train: error: --threads must be at least 1, got {args.threads}",
-                  file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
     try:
         cfg = TrainConfig(
             pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
