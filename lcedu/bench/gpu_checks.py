@@ -97,24 +97,34 @@ def check_triton_vs_sdpa(dev: torch.device, dry_run: bool) -> list[dict[str, Any
     if dev.type != "cuda" and not interpreting():
         return [_skip("triton_vs_sdpa", "needs a CUDA GPU (on a CPU: TRITON_INTERPRET=1)")]
     dtypes = (torch.bfloat16, torch.float16) if dev.type == "cuda" else (torch.float32,)
+    return _versus_sdpa(
+        "triton_vs_sdpa", triton_flash_attention, dev, dtypes, seed=100,
+        detail="relative max error vs the fp32 dense reference, "
+        "[Triton, SDPA]; passes when Triton's <= 2x SDPA's + atol",
+    )
+
+
+def _versus_sdpa(
+    label: str, fn: Callable, dev: torch.device, dtypes: tuple, *, seed: int, detail: str
+) -> list[dict[str, Any]]:
+    """`fn(q, k, v, causal=...)` forward and backward vs SDPA, each dtype x causal x shape."""
     out = []
     for dtype in dtypes:
         for causal in (False, True):
             for i, shape in enumerate(_shapes(dev)):
-                name = f"triton_vs_sdpa {DTYPE_NAMES[dtype]} causal={causal} shape={shape}"
+                name = f"{label} {DTYPE_NAMES[dtype]} causal={causal} shape={shape}"
 
                 def one(shape=shape, dtype=dtype, causal=causal, i=i):
-                    q, k, v, g = _inputs(shape, dtype, dev, seed=100 + i)
+                    q, k, v, g = _inputs(shape, dtype, dev, seed=seed + i)
                     ours = _forward_backward(
-                        lambda a, b, c: triton_flash_attention(a, b, c, causal=causal), q, k, v, g
+                        lambda a, b, c: fn(a, b, c, causal=causal), q, k, v, g
                     )
                     theirs = _forward_backward(_sdpa_default(causal), q, k, v, g)
                     ref = _fp32_reference(q, k, v, g, causal=causal)
                     ok, errors = _compare(ours, theirs, ref, dtype, dev)
                     return ("passed" if ok else "failed"), {
                         "errors_ours_vs_sdpa": errors,
-                        "detail": "relative max error vs the fp32 dense reference, "
-                        "[Triton, SDPA]; passes when Triton's <= 2x SDPA's + atol",
+                        "detail": detail,
                     }
 
                 out.append(_run(name, one))
@@ -195,28 +205,11 @@ def check_flash_attention(dev: torch.device, dry_run: bool) -> list[dict[str, An
     from lcedu.attention.flash import flash_attention
 
     dtypes = (torch.bfloat16, torch.float32) if dev.type == "cuda" else (torch.float32,)
-    out = []
-    for dtype in dtypes:
-        for causal in (False, True):
-            for i, shape in enumerate(_shapes(dev)):
-                name = f"flash_attention {DTYPE_NAMES[dtype]} causal={causal} shape={shape}"
-
-                def one(shape=shape, dtype=dtype, causal=causal, i=i):
-                    q, k, v, g = _inputs(shape, dtype, dev, seed=200 + i)
-                    ours = _forward_backward(
-                        lambda a, b, c: flash_attention(a, b, c, causal=causal), q, k, v, g
-                    )
-                    theirs = _forward_backward(_sdpa_default(causal), q, k, v, g)
-                    ref = _fp32_reference(q, k, v, g, causal=causal)
-                    ok, errors = _compare(ours, theirs, ref, dtype, dev)
-                    return ("passed" if ok else "failed"), {
-                        "errors_ours_vs_sdpa": errors,
-                        "detail": "relative max error vs the fp32 dense reference, "
-                        "[flash_attention, SDPA]; passes when ours <= 2x SDPA's + atol",
-                    }
-
-                out.append(_run(name, one))
-    return out
+    return _versus_sdpa(
+        "flash_attention", flash_attention, dev, dtypes, seed=200,
+        detail="relative max error vs the fp32 dense reference, "
+        "[flash_attention, SDPA]; passes when ours <= 2x SDPA's + atol",
+    )
 
 
 def _flex_mode(dev: torch.device, dry_run: bool) -> tuple[bool | None, str]:
