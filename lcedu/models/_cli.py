@@ -46,3 +46,10 @@ def parse_args(prog: str, parser: argparse.ArgumentParser, argv: list[str]
         return None
     torch.set_num_threads(args.threads)
     return args
+
+
+def add_config_options(p: argparse.ArgumentParser, defaults: object, *names: str) -> None:
+    """`--batch-size` and the like: one option per config field, typed and defaulted by it."""
+    for name in names:
+        value = getattr(defaults, name)
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)

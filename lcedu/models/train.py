@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from lcedu.models._cli import dispatch_task, parse_args
+from lcedu.models._cli import add_config_options, dispatch_task, parse_args
 from lcedu.models.data import Corpus, eval_windows, load_corpus, random_batch
 from lcedu.models.positional import SCHEMES, check_scheme
 from lcedu.models.tiny_lm import TinyLM, TinyLMConfig
@@ -378,13 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in bytes")
     p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps")
     p.add_argument("--out", required=True, help="checkpoint path X.pt (writes X.json too)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--dim", type=int, default=d.dim)
-    p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--heads", type=int, default=d.heads)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--eval-every", type=int, default=d.eval_every)
+    add_config_options(p, d, "batch_size", "lr", "dim", "layers", "heads", "seed", "eval_every")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest on a busy, shared 2-core machine)")
     p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
@@ -415,16 +409,8 @@ def build_recall_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="checkpoint path X.pt (writes X.json too)")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in tokens")
     p.add_argument("--steps", type=int, default=d.steps, help="optimizer steps (fixed)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--warmup", type=int, default=d.warmup)
-    p.add_argument("--dim", type=int, default=d.dim)
-    p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--heads", type=int, default=d.heads)
-    p.add_argument("--mlp-ratio", type=int, default=d.mlp_ratio)
-    p.add_argument("--init-std", type=float, default=d.init_std)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--log-every", type=int, default=d.log_every)
+    add_config_options(p, d, "batch_size", "lr", "warmup", "dim", "layers", "heads", "mlp_ratio",
+                       "init_std", "seed", "log_every")
     p.add_argument("--init", help="start from this recall checkpoint's weights (fine-tuning)")
     p.add_argument("--rope-scaling", default="none",
                    help="train with this RoPE scaling built in, from --rope-original-len to "
