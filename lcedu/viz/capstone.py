@@ -167,10 +167,27 @@ def _recall_rows(rows: list[dict] | None) -> list[dict]:
     return rows
 
 
+def _curves(cells: dict, curves: list[tuple[str, str]]):
+    """Yield (index, lengths, means, sds, line style, marker, label) of each (model, scaling)
+    in `cells`; a curve with no cell is skipped (its index, style and colour stay unused)."""
+    from lcedu.models.recall_records import MODEL_LABELS, SCALING_LABELS
+
+    for i, (model, scaling) in enumerate(curves):
+        pts = sorted((n, m, sd) for (mo, sc, n), (m, sd, _) in cells.items()
+                     if mo == model and sc == scaling)
+        if not pts:
+            continue
+        xs, ms, sds = zip(*pts)
+        ls, marker = _STYLES[i % len(_STYLES)]
+        label = MODEL_LABELS.get(model, model)
+        if scaling != "none" and not model.startswith("rope_ft"):
+            label += " + " + SCALING_LABELS.get(scaling, scaling)
+        yield i, xs, ms, sds, ls, marker, label
+
+
 def _recall_panels(rows: list[dict], curves: list[tuple[str, str]], title: str,
                    chance: tuple[float, float] | None) -> Figure:
     from lcedu.models.recall_eval import summarize
-    from lcedu.models.recall_records import MODEL_LABELS, SCALING_LABELS
 
     fig = Figure(figsize=(9, 4.4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
@@ -179,16 +196,7 @@ def _recall_panels(rows: list[dict], curves: list[tuple[str, str]], title: str,
     drawn = 0
     for ax, (key, panel) in zip(axes, keys):
         cells = summarize(rows, key)
-        for i, (model, scaling) in enumerate(curves):
-            pts = sorted((n, m, sd) for (mo, sc, n), (m, sd, _) in cells.items()
-                         if mo == model and sc == scaling)
-            if not pts:
-                continue
-            xs, ms, sds = zip(*pts)
-            ls, marker = _STYLES[i % len(_STYLES)]
-            label = MODEL_LABELS.get(model, model)
-            if scaling != "none" and not model.startswith("rope_ft"):
-                label += " + " + SCALING_LABELS.get(scaling, scaling)
+        for i, xs, ms, sds, ls, marker, label in _curves(cells, curves):
             ax.errorbar(xs, [100 * m for m in ms], yerr=[100 * s for s in sds], ls=ls,
                         marker=marker, ms=5, capsize=3, label=label if key == "near_accuracy"
                         else None, color=f"C{i}", alpha=0.9)
@@ -245,7 +253,6 @@ def recall_local_loss_figure(rows: list[dict] | None = None) -> Figure:
     """Local loss (filler next-token loss) vs length per scheme, with the chain's entropy."""
     from lcedu.models.recall import RecallTask
     from lcedu.models.recall_eval import summarize
-    from lcedu.models.recall_records import MODEL_LABELS
 
     rows = _recall_rows(rows)
     cells = summarize(rows, "local_loss")
@@ -253,15 +260,7 @@ def recall_local_loss_figure(rows: list[dict] | None = None) -> Figure:
     ax = fig.add_subplot()
     curves = [(m, "none") for m in ("none", "learned", "sinusoidal", "rope", "alibi")]
     curves += [("rope", "yarn"), ("rope_ft128_yarn", "yarn")]
-    for i, (model, scaling) in enumerate(curves):
-        pts = sorted((n, m, sd) for (mo, sc, n), (m, sd, _) in cells.items()
-                     if mo == model and sc == scaling)
-        if not pts:
-            continue
-        xs, ms, sds = zip(*pts)
-        ls, marker = _STYLES[i % len(_STYLES)]
-        label = MODEL_LABELS.get(model, model) + (" + YaRN" if model == "rope" and
-                                                    scaling == "yarn" else "")
+    for i, xs, ms, sds, ls, marker, label in _curves(cells, curves):
         ax.errorbar(xs, ms, yerr=sds, ls=ls, marker=marker, ms=5, capsize=3, label=label,
                     color=f"C{i}")
     floor = RecallTask().entropy_rate()
