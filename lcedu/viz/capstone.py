@@ -53,12 +53,19 @@ def _shipped_byte_metrics() -> tuple[dict, dict]:
     return train, evals
 
 
+def _byte_metrics(given: dict | None, which: int, name: str, what: str) -> dict:
+    """`given`, or the shipped byte-LM metrics (0: training, 1: evaluations) when it is None;
+    an empty dict is refused, naming the argument and what its values should be."""
+    if given is None:
+        given = _shipped_byte_metrics()[which]
+    if not given:
+        raise ValueError(f"{name} is empty: give {{scheme: {what}}}")
+    return given
+
+
 def training_curves_figure(train_metrics: dict[str, dict] | None = None) -> Figure:
     """Validation loss vs step, one line per scheme (``{pos: metrics from lcedu train}``)."""
-    if train_metrics is None:
-        train_metrics = _shipped_byte_metrics()[0]
-    if not train_metrics:
-        raise ValueError("train_metrics is empty: give {scheme: metrics dict}")
+    train_metrics = _byte_metrics(train_metrics, 0, "train_metrics", "metrics dict")
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.add_subplot()
     for pos, m in train_metrics.items():
@@ -80,10 +87,7 @@ def length_figure(evaluations: dict[str, dict] | None = None, *,
 
     One seed, non-overlapping windows: no uncertainty is drawn because none was measured.
     """
-    if evaluations is None:
-        evaluations = _shipped_byte_metrics()[1]
-    if not evaluations:
-        raise ValueError("evaluations is empty: give {scheme: evaluation dict}")
+    evaluations = _byte_metrics(evaluations, 1, "evaluations", "evaluation dict")
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
     train_len = min(ev["train_len"] for ev in evaluations.values())
