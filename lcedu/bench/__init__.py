@@ -37,6 +37,7 @@ __all__ = [
     "write_record",
     "name_slug",
     "BenchArgumentParser",
+    "parse_run_args",
     "positive_int",
     "positive_float",
     "positive_int_list",
@@ -293,6 +294,18 @@ class BenchArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_run_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> tuple[argparse.Namespace, float]:
+    """Parse a bench command's argv and apply its `--threads`; also returns when the run
+    began (a `time.monotonic()` value: its `--budget-s` counts from here)."""
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    return args, start
 
 
 def positive_int(text: str) -> int:

@@ -26,6 +26,7 @@ from lcedu.bench import (
     environment_info,
     measure_peak_memory,
     name_slug,
+    parse_run_args,
     positive_float,
     positive_int,
     positive_int_list,
@@ -466,10 +467,7 @@ def build_parser() -> BenchArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`lcedu bench attention`: run, print the table and the targets, write the JSON record."""
     p = build_parser()
-    args = p.parse_args(argv)
-    start = time.monotonic()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args, start = parse_run_args(p, argv)
     methods = tuple(m for m in args.methods.split(",") if m)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:

@@ -97,24 +97,34 @@ def check_triton_vs_sdpa(dev: torch.device, dry_run: bool) -> list[dict[str, Any
     if dev.type != "cuda" and not interpreting():
         return [_skip("triton_vs_sdpa", "needs a CUDA GPU (on a CPU: TRITON_INTERPRET=1)")]
     dtypes = (torch.bfloat16, torch.float16) if dev.type == "cuda" else (torch.float32,)
+    return _versus_sdpa(
+        "triton_vs_sdpa", triton_flash_attention, dev, dtypes, seed=100,
+        detail="relative max error vs the fp32 dense reference, "
+        "[Triton, SDPA]; passes when Triton's <= 2x SDPA's + atol",
+    )
+
+
+def _versus_sdpa(
+    label: str, fn: Callable, dev: torch.device, dtypes: tuple, *, seed: int, detail: str
+) -> list[dict[str, Any]]:
+    """`fn(q, k, v, causal=...)` forward and backward vs SDPA, each dtype x causal x shape."""
     out = []
     for dtype in dtypes:
         for causal in (False, True):
             for i, shape in enumerate(_shapes(dev)):
-                name = f"triton_vs_sdpa {DTYPE_NAMES[dtype]} causal={causal} shape={shape}"
+                name = f"{label} {DTYPE_NAMES[dtype]} causal={causal} shape={shape}"
 
                 def one(shape=shape, dtype=dtype, causal=causal, i=i):
-                    q, k, v, g = _inputs(shape, dtype, dev, seed=100 + i)
+                    q, k, v, g = _inputs(shape, dtype, dev, seed=seed + i)
                     ours = _forward_backward(
-                        lambda a, b, c: triton_flash_attention(a, b, c, causal=causal), q, k, v, g
+                        lambda a, b, c: fn(a, b, c, causal=causal), q, k, v, g
                     )
                     theirs = _forward_backward(_sdpa_default(causal), q, k, v, g)
                     ref = _fp32_reference(q, k, v, g, causal=causal)
                     ok, errors = _compare(ours, theirs, ref, dtype, dev)
                     return ("passed" if ok else "failed"), {
                         "errors_ours_vs_sdpa": errors,
-                        "detail": "relative max error vs the fp32 dense reference, "
-                        "[Triton, SDPA]; passes when Triton's <= 2x SDPA's + atol",
+                        "detail": detail,
                     }
 
                 out.append(_run(name, one))
@@ -195,28 +205,11 @@ def check_flash_attention(dev: torch.device, dry_run: bool) -> list[dict[str, An
     from lcedu.attention.flash import flash_attention
 
     dtypes = (torch.bfloat16, torch.float32) if dev.type == "cuda" else (torch.float32,)
-    out = []
-    for dtype in dtypes:
-        for causal in (False, True):
-            for i, shape in enumerate(_shapes(dev)):
-                name = f"flash_attention {DTYPE_NAMES[dtype]} causal={causal} shape={shape}"
-
-                def one(shape=shape, dtype=dtype, causal=causal, i=i):
-                    q, k, v, g = _inputs(shape, dtype, dev, seed=200 + i)
-                    ours = _forward_backward(
-                        lambda a, b, c: flash_attention(a, b, c, causal=causal), q, k, v, g
-                    )
-                    theirs = _forward_backward(_sdpa_default(causal), q, k, v, g)
-                    ref = _fp32_reference(q, k, v, g, causal=causal)
-                    ok, errors = _compare(ours, theirs, ref, dtype, dev)
-                    return ("passed" if ok else "failed"), {
-                        "errors_ours_vs_sdpa": errors,
-                        "detail": "relative max error vs the fp32 dense reference, "
-                        "[flash_attention, SDPA]; passes when ours <= 2x SDPA's + atol",
-                    }
-
-                out.append(_run(name, one))
-    return out
+    return _versus_sdpa(
+        "flash_attention", flash_attention, dev, dtypes, seed=200,
+        detail="relative max error vs the fp32 dense reference, "
+        "[flash_attention, SDPA]; passes when ours <= 2x SDPA's + atol",
+    )
 
 
 def _flex_mode(dev: torch.device, dry_run: bool) -> tuple[bool | None, str]:
@@ -241,19 +234,15 @@ def check_flex_sliding_window(dev: torch.device, dry_run: bool) -> list[dict[str
         return [_skip("flex sliding window", why)]
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     n, window = (1000, 96) if dev.type == "cuda" else (40, 5)
-    out = []
-    for causal in (False, True):
-        name = f"flex sliding window n={n} w={window} {DTYPE_NAMES[dtype]} causal={causal}"
 
-        def one(causal=causal):
-            q, k, v, _ = _inputs((1, 4, n, n, 64), dtype, dev, seed=300)
-            got = flex_sliding_window_attention(q, k, v, window, causal=causal, compiled=compiled)
-            mask = sliding_window_mask(n, window, causal=causal, device=dev)
-            ref = attention(q.float(), k.float(), v.float(), mask=mask)
-            return _verdict(_rel_err(got, ref), dtype, dev, why)
+    def one(causal):
+        q, k, v, _ = _inputs((1, 4, n, n, 64), dtype, dev, seed=300)
+        got = flex_sliding_window_attention(q, k, v, window, causal=causal, compiled=compiled)
+        mask = sliding_window_mask(n, window, causal=causal, device=dev)
+        ref = attention(q.float(), k.float(), v.float(), mask=mask)
+        return _verdict(_rel_err(got, ref), dtype, dev, why)
 
-        out.append(_run(name, one))
-    return out
+    return _each_causal(f"flex sliding window n={n} w={window} {DTYPE_NAMES[dtype]}", one)
 
 
 def check_flex_alibi(dev: torch.device, dry_run: bool) -> list[dict[str, Any]]:
@@ -269,27 +258,23 @@ def check_flex_alibi(dev: torch.device, dry_run: bool) -> list[dict[str, Any]]:
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     n, heads = (1000, 8) if dev.type == "cuda" else (40, 4)
     run = torch.compile(flex_attention, dynamic=False) if compiled else flex_attention
-    out = []
-    for causal in (False, True):
-        name = f"flex ALiBi n={n} heads={heads} {DTYPE_NAMES[dtype]} causal={causal}"
 
-        def one(causal=causal):
-            q, k, v, _ = _inputs((1, heads, n, n, 64), dtype, dev, seed=400)
-            slopes = alibi_slopes(heads, device=dev, dtype=torch.float32)
-            score_mod = alibi_score_mod(slopes, causal=False, symmetric=not causal)
-            block_mask = (
-                create_block_mask(causal_mod, None, None, n, n, device=str(dev)) if causal else None
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # eager FlexAttention warns it is unfused
-                got = run(q, k, v, score_mod=score_mod, block_mask=block_mask)
-            bias = alibi_bias(heads, n, causal=causal, symmetric=not causal, device=dev,
-                              dtype=torch.float32)
-            ref = attention(q.float(), k.float(), v.float(), bias=bias)
-            return _verdict(_rel_err(got, ref), dtype, dev, why)
+    def one(causal):
+        q, k, v, _ = _inputs((1, heads, n, n, 64), dtype, dev, seed=400)
+        slopes = alibi_slopes(heads, device=dev, dtype=torch.float32)
+        score_mod = alibi_score_mod(slopes, causal=False, symmetric=not causal)
+        block_mask = (
+            create_block_mask(causal_mod, None, None, n, n, device=str(dev)) if causal else None
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # eager FlexAttention warns it is unfused
+            got = run(q, k, v, score_mod=score_mod, block_mask=block_mask)
+        bias = alibi_bias(heads, n, causal=causal, symmetric=not causal, device=dev,
+                          dtype=torch.float32)
+        ref = attention(q.float(), k.float(), v.float(), bias=bias)
+        return _verdict(_rel_err(got, ref), dtype, dev, why)
 
-        out.append(_run(name, one))
-    return out
+    return _each_causal(f"flex ALiBi n={n} heads={heads} {DTYPE_NAMES[dtype]}", one)
 
 
 CHECKS: dict[str, Callable[[torch.device, bool], list[dict[str, Any]]]] = {
@@ -313,6 +298,13 @@ def _verdict(err: float, dtype, dev, how: str) -> tuple[str, dict[str, Any]]:
 
 def _skip(name: str, why: str) -> dict[str, Any]:
     return {"check": name, "status": "skipped", "detail": why}
+
+
+def _each_causal(name: str, one: Callable[[bool], tuple[str, dict[str, Any]]]
+                 ) -> list[dict[str, Any]]:
+    """`one(causal)` run as the checks "<name> causal=False" and "<name> causal=True"."""
+    return [_run(f"{name} causal={causal}", lambda causal=causal: one(causal))
+            for causal in (False, True)]
 
 
 def _run(name: str, fn: Callable[[], tuple[str, dict[str, Any]]]) -> dict[str, Any]:

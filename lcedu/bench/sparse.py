@@ -29,6 +29,7 @@ from lcedu.bench import (
     environment_info,
     measure_peak_memory,
     name_slug,
+    parse_run_args,
     positive_float,
     positive_int,
 )
@@ -315,10 +316,7 @@ def build_parser() -> BenchArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    start = time.monotonic()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args, start = parse_run_args(parser, argv)
     try:
         dev = pick_device(args.device)
     except (ValueError, RuntimeError) as err:

@@ -731,6 +731,21 @@ def _bad_calls_driver(fn, calls, wanted):
     return found
 
 
+def bad_calls(
+    base: dict[str, Any], order: Sequence[str], bad: dict[str, Sequence[Any]],
+    keyword: Sequence[str] = (),
+) -> list[tuple[str, tuple, dict]]:
+    """One ``(label, args, kwargs)`` per bad value of each parameter, the others valid."""
+    calls = []
+    for name, values in bad.items():
+        for value in values:
+            given = dict(base, **{name: value})
+            args = tuple(given[k] for k in order if k not in keyword)
+            kwargs = {k: given[k] for k in order if k in keyword}
+            calls.append((f"{name}={value!r}", args, kwargs))
+    return calls
+
+
 def expect_raises_each(
     learner: Learner,
     calls: Sequence[tuple[str, tuple, dict]],

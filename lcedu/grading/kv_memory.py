@@ -12,6 +12,7 @@ from collections.abc import Callable
 from lcedu.grading.core import (
     Case,
     Report,
+    bad_calls,
     expect_raises_each,
     fail,
     fmt_value,
@@ -104,14 +105,7 @@ KV_CASES = [
 
 
 def _bad_calls(base: dict, order: list[str], keyword: set[str]):
-    calls = []
-    for name in order:
-        for bad in _BAD_VALUES:
-            values = dict(base, **{name: bad})
-            args = tuple(values[k] for k in order if k not in keyword)
-            kwargs = {k: values[k] for k in order if k in keyword}
-            calls.append((f"{name}={bad!r}", args, kwargs))
-    return calls
+    return bad_calls(base, order, {name: _BAD_VALUES for name in order}, keyword)
 
 
 def check_kv_cache_bytes(fn: Callable[..., int]) -> Report:

@@ -226,43 +226,21 @@ def _bad_case(fn: Any) -> None:
 
 def check_sliding_window_update(fn: Any) -> Report:
     """Grade a sliding-window `update`: W keys incl. the current token, slot = position % W."""
+    feeds = [  # (name, window, chunk lengths, the chunks as the report shows them, hint)
+        ("one token at a time, window=4, 11 tokens", 4, [1] * 11, "1 x 11", _HINT_SLOT),
+        ("before the window is full, window=8, 5 tokens", 8, [1] * 5, "1 x 5", _HINT_SIZE),
+        ("exactly W keys after the window fills, window=3", 3, [1] * 4, "1 x 4", _HINT_SIZE),
+        ("chunks of several tokens across the wrap, window=5", 5, [3, 4, 2, 6], [3, 4, 2, 6],
+         _HINT_SLOT),
+        ("a chunk longer than the window, window=3", 3, [8, 1], [8, 1],
+         "only the last `window` tokens of a long chunk survive; earlier ones are overwritten"),
+        ("window=1 keeps only the current token", 1, [1, 1, 2], [1, 1, 2], _HINT_SLOT),
+    ]
     cases = [
-        Case(
-            "one token at a time, window=4, 11 tokens",
-            _feed_case(4, [1] * 11),
-            {"window": 4, "chunks": "1 x 11"},
-            _HINT_SLOT,
-        ),
-        Case(
-            "before the window is full, window=8, 5 tokens",
-            _feed_case(8, [1] * 5),
-            {"window": 8, "chunks": "1 x 5"},
-            _HINT_SIZE,
-        ),
-        Case(
-            "exactly W keys after the window fills, window=3",
-            _feed_case(3, [1] * 4),
-            {"window": 3, "chunks": "1 x 4"},
-            _HINT_SIZE,
-        ),
-        Case(
-            "chunks of several tokens across the wrap, window=5",
-            _feed_case(5, [3, 4, 2, 6]),
-            {"window": 5, "chunks": [3, 4, 2, 6]},
-            _HINT_SLOT,
-        ),
-        Case(
-            "a chunk longer than the window, window=3",
-            _feed_case(3, [8, 1]),
-            {"window": 3, "chunks": [8, 1]},
-            "only the last `window` tokens of a long chunk survive; earlier ones are overwritten",
-        ),
-        Case(
-            "window=1 keeps only the current token",
-            _feed_case(1, [1, 1, 2]),
-            {"window": 1, "chunks": [1, 1, 2]},
-            _HINT_SLOT,
-        ),
+        Case(name, _feed_case(window, chunks), {"window": window, "chunks": shown}, hint)
+        for name, window, chunks, shown, hint in feeds
+    ]
+    cases += [
         Case(
             "batch 2, 3 heads, float64",
             _feed_case(4, [2, 5, 1], batch=2, heads=3, dtype=torch.float64, seed=3),

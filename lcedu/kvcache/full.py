@@ -50,6 +50,12 @@ def check_new_kv(
             )
 
 
+def kv_pair_bytes(k: torch.Tensor | None) -> int:
+    """Bytes of a key tensor and the value tensor beside it (same shape and dtype); 0 before
+    anything is stored (None)."""
+    return 0 if k is None else 2 * k.numel() * k.element_size()
+
+
 class KVCacheBase:
     """What every KV cache offers (one interface, so `decode_step` works with any of them).
 
@@ -120,9 +126,7 @@ class KVCache(KVCacheBase):
         return self.seen_tokens
 
     def nbytes(self) -> int:
-        if self.k is None:
-            return 0
-        return 2 * self.k.numel() * self.k.element_size()
+        return kv_pair_bytes(self.k)
 
     def __repr__(self) -> str:
         return f"KVCache(len={len(self)})"

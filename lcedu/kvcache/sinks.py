@@ -14,7 +14,7 @@ import math
 import torch
 
 from lcedu import _checks as chk
-from lcedu.kvcache.full import KVCacheBase, check_new_kv
+from lcedu.kvcache.full import KVCacheBase, check_new_kv, kv_pair_bytes
 from lcedu.kvcache.sliding import SlidingWindowCache
 
 __all__ = ["SinkCache", "sink_toy_qkv"]
@@ -83,8 +83,7 @@ class SinkCache(KVCacheBase):
         return torch.cat(parts_k, dim=2), torch.cat(parts_v, dim=2)
 
     def nbytes(self) -> int:
-        sink = 0 if self.sink_k is None else 2 * self.sink_k.numel() * self.sink_k.element_size()
-        return sink + self.recent.nbytes()
+        return kv_pair_bytes(self.sink_k) + self.recent.nbytes()
 
     def __repr__(self) -> str:
         return (

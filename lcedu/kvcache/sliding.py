@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from lcedu import _checks as chk
-from lcedu.kvcache.full import KVCacheBase, check_new_kv
+from lcedu.kvcache.full import KVCacheBase, check_new_kv, kv_pair_bytes
 
 __all__ = ["SlidingWindowCache"]
 
@@ -99,9 +99,7 @@ class SlidingWindowCache(KVCacheBase):
         return slots
 
     def nbytes(self) -> int:
-        if self.k_buf is None:
-            return 0
-        return 2 * self.k_buf.numel() * self.k_buf.element_size()
+        return kv_pair_bytes(self.k_buf)
 
     def __repr__(self) -> str:
         return f"SlidingWindowCache(window={self.window}, len={len(self)})"

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from lcedu.models._cli import dispatch_task, parse_args
 from lcedu.models.data import eval_windows, load_corpus
 from lcedu.models.positional import SCHEMES
 from lcedu.models.tiny_lm import RopeOverride, TinyLM, scaled_rope
@@ -344,13 +345,9 @@ def recall_main(argv: list[str]) -> int:
     from lcedu.models.recall_eval import EVAL_SEED, recall_scores
     from lcedu.models.recall_train import load_recall
 
-    args = build_recall_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"lcedu evaluate: error: --threads must be at least 1, got {args.threads}",
-                  file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
+    args = parse_args("lcedu evaluate", build_recall_parser(), argv)
+    if args is None:
+        return 2
     seed = EVAL_SEED if args.seed is None else args.seed
     try:
         model, cfg = load_recall(args.checkpoint)
@@ -394,23 +391,14 @@ def recall_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--task", default="bytes")
-    known, _ = pre.parse_known_args(argv)
-    if known.task == "recall":
-        return recall_main(argv)
-    if known.task != "bytes":
-        print(f"lcedu evaluate: error: --task must be 'bytes' or 'recall', got {known.task!r}",
-              file=sys.stderr)
+    return dispatch_task("lcedu evaluate", argv, bytes_main, recall_main)
+
+
+def bytes_main(argv: list[str]) -> int:
+    """``lcedu evaluate --task bytes`` (the default)."""
+    args = parse_args("lcedu evaluate", build_parser(), argv)
+    if args is None:
         return 2
-    args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"lcedu evaluate: error: --threads must be at least 1, got {args.threads}",
-                  file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
     try:
         for method in list(args.scalings) + list(args.passkey_scalings):
             if method not in ROPE_SCALINGS:

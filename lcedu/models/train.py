@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from lcedu.models._cli import add_config_options, dispatch_task, parse_args
 from lcedu.models.data import Corpus, eval_windows, load_corpus, random_batch
 from lcedu.models.positional import SCHEMES, check_scheme
 from lcedu.models.tiny_lm import TinyLM, TinyLMConfig
@@ -377,13 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in bytes")
     p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps")
     p.add_argument("--out", required=True, help="checkpoint path X.pt (writes X.json too)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--dim", type=int, default=d.dim)
-    p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--heads", type=int, default=d.heads)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--eval-every", type=int, default=d.eval_every)
+    add_config_options(p, d, "batch_size", "lr", "dim", "layers", "heads", "seed", "eval_every")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest on a busy, shared 2-core machine)")
     p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
@@ -414,16 +409,8 @@ def build_recall_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="checkpoint path X.pt (writes X.json too)")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in tokens")
     p.add_argument("--steps", type=int, default=d.steps, help="optimizer steps (fixed)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--warmup", type=int, default=d.warmup)
-    p.add_argument("--dim", type=int, default=d.dim)
-    p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--heads", type=int, default=d.heads)
-    p.add_argument("--mlp-ratio", type=int, default=d.mlp_ratio)
-    p.add_argument("--init-std", type=float, default=d.init_std)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--log-every", type=int, default=d.log_every)
+    add_config_options(p, d, "batch_size", "lr", "warmup", "dim", "layers", "heads", "mlp_ratio",
+                       "init_std", "seed", "log_every")
     p.add_argument("--init", help="start from this recall checkpoint's weights (fine-tuning)")
     p.add_argument("--rope-scaling", default="none",
                    help="train with this RoPE scaling built in, from --rope-original-len to "
@@ -453,13 +440,9 @@ def recall_main(argv: list[str]) -> int:
     from lcedu.models.recall_eval import recall_scores
     from lcedu.models.recall_train import RecallTrainConfig, load_recall, save_recall, train_recall
 
-    args = build_recall_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"lcedu train: error: --threads must be at least 1, got {args.threads}",
-                  file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
+    args = parse_args("lcedu train", build_recall_parser(), argv)
+    if args is None:
+        return 2
     try:
         ckpt, metrics_path, _ = checkpoint_paths(args.out)
         cfg = RecallTrainConfig(
@@ -486,23 +469,14 @@ def recall_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--task", default="bytes")
-    known, _ = pre.parse_known_args(argv)
-    if known.task == "recall":
-        return recall_main(argv)
-    if known.task != "bytes":
-        print(f"lcedu train: error: --task must be 'bytes' or 'recall', got {known.task!r}",
-              file=sys.stderr)
+    return dispatch_task("lcedu train", argv, bytes_main, recall_main)
+
+
+def bytes_main(argv: list[str]) -> int:
+    """``lcedu train --task bytes`` (the default)."""
+    args = parse_args("lcedu train", build_parser(), argv)
+    if args is None:
         return 2
-    args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"lcedu train: error: --threads must be at least 1, got {args.threads}",
-                  file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
     try:
         cfg = TrainConfig(
             pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,

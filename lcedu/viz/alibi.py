@@ -44,6 +44,16 @@ def _check_heads(head_counts: Sequence[int]) -> list[int]:
     return counts
 
 
+def _pick_heads(heads: Sequence[int] | None, num_heads: int) -> list[int]:
+    """The heads to draw: those given (checked), or the first, middle and last."""
+    if heads is None:
+        heads = sorted({0, num_heads // 2, num_heads - 1})
+    heads = list(heads)
+    if not heads or any(not isinstance(h, int) or not 0 <= h < num_heads for h in heads):
+        raise ValueError(f"heads must be indices in 0..{num_heads - 1}, got {heads!r}")
+    return heads
+
+
 def draw_slopes(ax, num_heads: int, *, highlight: int | None = None, label: str | None = None):
     """Draw −log2(m_h) against the head index on `ax`; the interleaved extra heads hollow."""
     slopes = alibi_slopes(num_heads, dtype=torch.float64)
@@ -108,11 +118,7 @@ def plot_bias_matrices(
 ) -> Figure:
     """The bias −m_h·(i−j) of several heads side by side, on one colour scale."""
     bias = alibi_bias(num_heads, seq_len, causal=causal, symmetric=symmetric)
-    if heads is None:
-        heads = sorted({0, num_heads // 2, num_heads - 1})
-    heads = list(heads)
-    if not heads or any(not isinstance(h, int) or not 0 <= h < num_heads for h in heads):
-        raise ValueError(f"heads must be indices in 0..{num_heads - 1}, got {heads!r}")
+    heads = _pick_heads(heads, num_heads)
     slopes = alibi_slopes(num_heads, dtype=torch.float64)
     finite = bias[torch.isfinite(bias)]
     vmin = float(finite.min())
@@ -177,11 +183,7 @@ def plot_attention_pattern(
 ) -> Figure:
     """Attention weights on random q/k for several heads: steep heads stay near the diagonal."""
     w = attention_weights(num_heads, seq_len, causal=causal, seed=seed)
-    if heads is None:
-        heads = sorted({0, num_heads // 2, num_heads - 1})
-    heads = list(heads)
-    if not heads or any(not isinstance(h, int) or not 0 <= h < num_heads for h in heads):
-        raise ValueError(f"heads must be indices in 0..{num_heads - 1}, got {heads!r}")
+    heads = _pick_heads(heads, num_heads)
     fig = Figure(figsize=(3.2 * len(heads), 3.4), layout="constrained")
     axes = fig.subplots(1, len(heads), squeeze=False)[0]
     for ax, h in zip(axes, heads):

@@ -53,12 +53,19 @@ def _shipped_byte_metrics() -> tuple[dict, dict]:
     return train, evals
 
 
+def _byte_metrics(given: dict | None, which: int, name: str, what: str) -> dict:
+    """`given`, or the shipped byte-LM metrics (0: training, 1: evaluations) when it is None;
+    an empty dict is refused, naming the argument and what its values should be."""
+    if given is None:
+        given = _shipped_byte_metrics()[which]
+    if not given:
+        raise ValueError(f"{name} is empty: give {{scheme: {what}}}")
+    return given
+
+
 def training_curves_figure(train_metrics: dict[str, dict] | None = None) -> Figure:
     """Validation loss vs step, one line per scheme (``{pos: metrics from lcedu train}``)."""
-    if train_metrics is None:
-        train_metrics = _shipped_byte_metrics()[0]
-    if not train_metrics:
-        raise ValueError("train_metrics is empty: give {scheme: metrics dict}")
+    train_metrics = _byte_metrics(train_metrics, 0, "train_metrics", "metrics dict")
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.add_subplot()
     for pos, m in train_metrics.items():
@@ -80,10 +87,7 @@ def length_figure(evaluations: dict[str, dict] | None = None, *,
 
     One seed, non-overlapping windows: no uncertainty is drawn because none was measured.
     """
-    if evaluations is None:
-        evaluations = _shipped_byte_metrics()[1]
-    if not evaluations:
-        raise ValueError("evaluations is empty: give {scheme: evaluation dict}")
+    evaluations = _byte_metrics(evaluations, 1, "evaluations", "evaluation dict")
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
     train_len = min(ev["train_len"] for ev in evaluations.values())
@@ -167,10 +171,27 @@ def _recall_rows(rows: list[dict] | None) -> list[dict]:
     return rows
 
 
+def _curves(cells: dict, curves: list[tuple[str, str]]):
+    """Yield (index, lengths, means, sds, line style, marker, label) of each (model, scaling)
+    in `cells`; a curve with no cell is skipped (its index, style and colour stay unused)."""
+    from lcedu.models.recall_records import MODEL_LABELS, SCALING_LABELS
+
+    for i, (model, scaling) in enumerate(curves):
+        pts = sorted((n, m, sd) for (mo, sc, n), (m, sd, _) in cells.items()
+                     if mo == model and sc == scaling)
+        if not pts:
+            continue
+        xs, ms, sds = zip(*pts)
+        ls, marker = _STYLES[i % len(_STYLES)]
+        label = MODEL_LABELS.get(model, model)
+        if scaling != "none" and not model.startswith("rope_ft"):
+            label += " + " + SCALING_LABELS.get(scaling, scaling)
+        yield i, xs, ms, sds, ls, marker, label
+
+
 def _recall_panels(rows: list[dict], curves: list[tuple[str, str]], title: str,
                    chance: tuple[float, float] | None) -> Figure:
     from lcedu.models.recall_eval import summarize
-    from lcedu.models.recall_records import MODEL_LABELS, SCALING_LABELS
 
     fig = Figure(figsize=(9, 4.4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
@@ -179,16 +200,7 @@ def _recall_panels(rows: list[dict], curves: list[tuple[str, str]], title: str,
     drawn = 0
     for ax, (key, panel) in zip(axes, keys):
         cells = summarize(rows, key)
-        for i, (model, scaling) in enumerate(curves):
-            pts = sorted((n, m, sd) for (mo, sc, n), (m, sd, _) in cells.items()
-                         if mo == model and sc == scaling)
-            if not pts:
-                continue
-            xs, ms, sds = zip(*pts)
-            ls, marker = _STYLES[i % len(_STYLES)]
-            label = MODEL_LABELS.get(model, model)
-            if scaling != "none" and not model.startswith("rope_ft"):
-                label += " + " + SCALING_LABELS.get(scaling, scaling)
+        for i, xs, ms, sds, ls, marker, label in _curves(cells, curves):
             ax.errorbar(xs, [100 * m for m in ms], yerr=[100 * s for s in sds], ls=ls,
                         marker=marker, ms=5, capsize=3, label=label if key == "near_accuracy"
                         else None, color=f"C{i}", alpha=0.9)
@@ -245,7 +257,6 @@ def recall_local_loss_figure(rows: list[dict] | None = None) -> Figure:
     """Local loss (filler next-token loss) vs length per scheme, with the chain's entropy."""
     from lcedu.models.recall import RecallTask
     from lcedu.models.recall_eval import summarize
-    from lcedu.models.recall_records import MODEL_LABELS
 
     rows = _recall_rows(rows)
     cells = summarize(rows, "local_loss")
@@ -253,15 +264,7 @@ def recall_local_loss_figure(rows: list[dict] | None = None) -> Figure:
     ax = fig.add_subplot()
     curves = [(m, "none") for m in ("none", "learned", "sinusoidal", "rope", "alibi")]
     curves += [("rope", "yarn"), ("rope_ft128_yarn", "yarn")]
-    for i, (model, scaling) in enumerate(curves):
-        pts = sorted((n, m, sd) for (mo, sc, n), (m, sd, _) in cells.items()
-                     if mo == model and sc == scaling)
-        if not pts:
-            continue
-        xs, ms, sds = zip(*pts)
-        ls, marker = _STYLES[i % len(_STYLES)]
-        label = MODEL_LABELS.get(model, model) + (" + YaRN" if model == "rope" and
-                                                    scaling == "yarn" else "")
+    for i, xs, ms, sds, ls, marker, label in _curves(cells, curves):
         ax.errorbar(xs, ms, yerr=sds, ls=ls, marker=marker, ms=5, capsize=3, label=label,
                     color=f"C{i}")
     floor = RecallTask().entropy_rate()

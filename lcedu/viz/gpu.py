@@ -14,19 +14,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from lcedu.bench.records import GPU_REPORT_COMMAND, cpu_records, gpu_records, load_record
+from lcedu.viz.flash import METHOD_STYLE
 
 __all__ = ["GPU_METHOD_STYLE", "gpu_record_names", "load_records", "plot_gpu_bench"]
 
 # method -> (label, colour, marker): a marker of its own per method, so equal lines still show.
 GPU_METHOD_STYLE = {
-    "naive": ("naive (materialised)", "#c44e52", "o"),
-    "flash": ("flash_attention (ours, 128)", "#4c72b0", "s"),
-    "flash_b512": ("flash_attention (ours, 512)", "#64b5cd", "P"),
-    "sdpa_flash": ("SDPA flash", "#55a868", "^"),
-    "sdpa_efficient": ("SDPA mem-efficient", "#8172b2", "v"),
-    "sdpa_cudnn": ("SDPA cuDNN", "#937860", "D"),
-    "sdpa_math": ("SDPA math", "#da8bc3", "x"),
-    "triton": ("Triton kernel (ours)", "#dd8452", "*"),
+    **METHOD_STYLE,
+    "flash_b512": ("flash_attention (ours, 512)", "#64b5cd", "P"),  # "s" is flash's
 }
 RECORD_STYLES = ("-", ":", "-.", "--")
 FONT = 9  # every text in the figure is at least 8 pt

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from lcedu.kvcache.paged import PagedKVCache
+from lcedu.viz._axes import finish_log2_plot
 
 __all__ = ["plot_cache_history", "plot_block_table", "plot_cache_memory", "plot_sink_effect"]
 
@@ -133,12 +134,7 @@ def plot_cache_memory(rows: Sequence[Mapping[str, Any]] | None = None) -> Figure
             label=" = ".join(names),
             ls=["-", "--", ":", "-."][i % 4],
         )
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
-    ax.set_xlabel("tokens in the sequence")
-    ax.set_ylabel("cache MiB (one layer)")
-    fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
+    finish_log2_plot(fig, ax, "tokens in the sequence", "cache MiB (one layer)")
     return fig
 
 

@@ -17,6 +17,7 @@ from lcedu.kvcache.memory import attention_matrix_bytes, kv_cache_bytes
 from lcedu.practice.chunking import chunk_spans, chunk_visibility
 from lcedu.practice.guide import HUGE, LONG, choose_method
 from lcedu.ssm.scan import scan_state_bytes
+from lcedu.viz._axes import finish_log2_plot
 
 __all__ = [
     "plot_chunks",
@@ -118,12 +119,7 @@ def plot_scan_vs_attention_memory(
         (st, "SSM state while decoding, constant", ":"),
     ):
         ax.plot(n, np.asarray(ys, dtype=float), ls, marker="o", label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
-    ax.set_xlabel("sequence length")
-    ax.set_ylabel("bytes per layer (fp16)")
-    fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
+    finish_log2_plot(fig, ax, "sequence length", "bytes per layer (fp16)")
     return fig
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from lcedu.viz.alibi import alibi_explorer_figure as render
-from lcedu.widgets.explorer import Explorer
+from lcedu.widgets.explorer import Explorer, follow_count
 
 __all__ = ["render", "alibi_explorer", "MODES"]
 
@@ -21,11 +21,7 @@ def alibi_explorer() -> Explorer:
     style = {"description_width": "110px"}
     num_heads = widgets.IntSlider(8, 1, 32, description="num_heads", style=style)
     head = widgets.IntSlider(0, 0, 7, description="head", style=style)
-
-    def _follow(change):  # registered before the explorer's redraw, so it runs first
-        head.max = change["new"] - 1
-
-    num_heads.observe(_follow, names="value")
+    follow_count(num_heads, head)
     return Explorer(
         render,
         dict(

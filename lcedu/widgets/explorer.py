@@ -21,7 +21,7 @@ from typing import Any
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-__all__ = ["Explorer", "figure_png", "find_explorers"]
+__all__ = ["Explorer", "figure_png", "find_explorers", "follow_count"]
 
 ERROR_COLOUR = "#c53030"
 
@@ -31,6 +31,16 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
+
+
+def follow_count(count: widgets.IntSlider, index: widgets.IntSlider) -> None:
+    """Keep `index`'s maximum at `count` - 1 (never below 0) as `count` moves. Call it before
+    building the Explorer, so that it runs before the redraw."""
+
+    def _follow(change):
+        index.max = max(0, change["new"] - 1)
+
+    count.observe(_follow, names="value")
 
 
 class Explorer(widgets.VBox):

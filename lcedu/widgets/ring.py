@@ -10,7 +10,7 @@ import ipywidgets as widgets
 
 from lcedu.attention.ring import LAYOUTS
 from lcedu.viz.ring import ring_stepper_figure as render
-from lcedu.widgets.explorer import Explorer
+from lcedu.widgets.explorer import Explorer, follow_count
 
 __all__ = ["render", "ring_stepper"]
 
@@ -22,11 +22,7 @@ def ring_stepper(
     style = {"description_width": "90px"}
     w = widgets.IntSlider(world_size, 1, 8, description="world size", style=style)
     step = widgets.IntSlider(0, 0, max(0, world_size - 1), description="step", style=style)
-
-    def _follow(change):  # registered before the explorer's redraw, so it runs first
-        step.max = max(0, change["new"] - 1)
-
-    w.observe(_follow, names="value")
+    follow_count(w, step)
     return Explorer(
         render,
         dict(

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+# bad_calls lives in grading.core, beside expect_raises_each; the go-further graders import it here
+from lcedu.grading.core import bad_calls as bad_calls
 from lcedu.grading.core import compare_tensors, fail, fmt_value
 from lcedu.grading.messages import register
 from lcedu.grading.sandbox import Opaque, safe_type_name
@@ -28,21 +30,6 @@ register({
 
 BAD_POSITIVE_INTS: list[Any] = [0, -3, 2.5, True, "8", None]
 BAD_FACTORS: list[Any] = [0.5, 0, -2.0, True, "4", float("nan"), float("inf")]
-
-
-def bad_calls(
-    base: dict[str, Any], order: Sequence[str], bad: dict[str, Sequence[Any]],
-    keyword: Sequence[str] = (),
-) -> list[tuple[str, tuple, dict]]:
-    """One ``(label, args, kwargs)`` per bad value of each parameter, the others valid."""
-    calls = []
-    for name, values in bad.items():
-        for value in values:
-            given = dict(base, **{name: value})
-            args = tuple(given[k] for k in order if k not in keyword)
-            kwargs = {k: given[k] for k in order if k in keyword}
-            calls.append((f"{name}={value!r}", args, kwargs))
-    return calls
 
 
 def shown(values: Sequence[Any]) -> str:
