@@ -24,7 +24,6 @@ from matplotlib.text import Text
 import lcedu.viz
 
 MIN_POINTS = 8.0
-CAPSTONE = "owned by capstone helper, rebuilt in issue 15"
 
 
 def figure_functions() -> dict[str, object]:
@@ -44,8 +43,6 @@ def figure_functions() -> dict[str, object]:
 
 
 FUNCTIONS = figure_functions()
-# capstone's figures need its metrics (no defaults yet): the capstone helper rebuilds them.
-XFAIL = {"capstone.training_curves_figure", "capstone.length_figure", "capstone.passkey_figure"}
 
 
 def test_the_package_has_figure_functions():
@@ -54,8 +51,7 @@ def test_the_package_has_figure_functions():
 
 def _cases():
     for name in sorted(FUNCTIONS):
-        marks = [pytest.mark.xfail(reason=CAPSTONE, strict=False)] if name in XFAIL else []
-        yield pytest.param(name, id=name, marks=marks)
+        yield pytest.param(name, id=name)
 
 
 def _visible_texts(fig: Figure, renderer) -> list[Text]:

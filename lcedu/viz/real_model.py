@@ -81,8 +81,11 @@ def perplexity_figure(record: dict[str, Any] | None = None) -> Figure:
         # methods nudged apart so the error bars do not hide each other
         x = (np.arange(len(mean)) + 0.5) * bucket / 1024 + (i - (width - 1) / 2) * 0.07
         err = np.array([mean - np.array(t["min"]), np.array(t["max"]) - mean])
-        ax.errorbar(x, mean, yerr=err, ls=ls, marker=marker, ms=4, capsize=2,
-                    label=f"{label} ({t['n']} text{'s' if t['n'] > 1 else ''})")
+        text = f"{label} ({t['n']} text{'s' if t['n'] > 1 else ''})"
+        if np.any(err > 0):
+            ax.errorbar(x, mean, yerr=err, ls=ls, marker=marker, ms=4, capsize=2, label=text)
+        else:  # one text: no spread to show (zero-length bars would only stack their caps)
+            ax.plot(x, mean, ls=ls, marker=marker, ms=4, label=text + ", no spread")
     native = rec["native_context"] / 1024
     ax.axvline(native, color="0.4", lw=1)
     ax.text(native, 1.0, " native context", transform=ax.get_xaxis_transform(), fontsize=9,
