@@ -8,11 +8,13 @@ Public entry points call these once; the private helpers they call do not re-che
 
 from __future__ import annotations
 
+import argparse
 import math
 import numbers
 import os
+import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -31,6 +33,8 @@ __all__ = [
     "allocation",
     "available_bytes",
     "format_bytes",
+    "usage_error",
+    "OneLineParser",
 ]
 
 
@@ -206,3 +210,17 @@ def allocation(
             )
         )
     return nbytes
+
+
+# --------------------------------------------------------------------------- command lines
+def usage_error(prog: str, message: str) -> int:
+    """Print ``prog: message`` on stderr as one line and return exit status 2."""
+    print(f"{prog}: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        raise SystemExit(usage_error(self.prog, message))

@@ -13,7 +13,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from lcedu.tools.args import OneLineParser, usage_error
+from lcedu._checks import OneLineParser, usage_error
 
 __all__ = ["main"]
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from lcedu._checks import OneLineParser
 from lcedu.locale import LANGUAGES, UNTRANSLATED, _lang, untranslated
 
 __all__ = [
@@ -448,12 +449,11 @@ def _in_notebook_order(notebook: Path, cells: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
     import sys
 
     from lcedu.course.map import repo_root
 
-    p = argparse.ArgumentParser(prog="lcedu translate", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="lcedu translate", description=__doc__.splitlines()[0])
     p.add_argument("action", choices=["build", "check", "todo", "apply"],
                    help="build the copies; check they are in sync; todo: write a worklist of "
                         "cells to translate (-o FILE); apply: write a filled-in worklist")

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from lcedu._checks import OneLineParser
 from lcedu.models._cli import dispatch_task, parse_args
 from lcedu.models.data import eval_windows, load_corpus
 from lcedu.models.positional import SCHEMES
@@ -296,7 +297,7 @@ def length_table(evaluations: dict[str, dict], *, digits: int = 3) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="lcedu evaluate",
         description="Perplexity vs evaluation length and passkey accuracy of tiny-LM checkpoints.",
     )
@@ -322,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_recall_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="lcedu evaluate --task recall",
         description="Recall accuracy (near/far) and local loss of a recall checkpoint per "
         "evaluation length and RoPE scaling.",

@@ -14,6 +14,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
+from lcedu._checks import OneLineParser
 from lcedu.models.real_model import records
 from lcedu.models.real_model.loader import MissingModelError, load_model
 from lcedu.models.real_model.loss import bucket_means, token_nll
@@ -36,31 +37,46 @@ def _csv(kind):
     return parse
 
 
+def _at_least(minimum: int):
+    """An argparse type: a whole number >= `minimum` (checked before the model loads)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lcedu real-model", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="lcedu real-model", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     pp = sub.add_parser("perplexity", help="loss per 1K-token bucket beyond the native context")
-    pp.add_argument("--length", type=int, default=12288, help="tokens per text (native: 8192)")
+    pp.add_argument("--length", type=_at_least(2), default=12288, help="tokens per text (native: 8192)")
     pp.add_argument("--scaling", type=_csv(str), default=["none", "pi", "dynamic", "yarn"],
                     help="comma-separated, of: " + ", ".join(SCALING_NAMES))
     pp.add_argument("--factor", type=float, default=None,
                     help="RoPE stretch factor (default: length / native context, at least 1)")
     pp.add_argument("--files", type=_csv(str), default=list(DEFAULT_FILES[:3]),
                     help="stdlib files to use as texts")
-    pp.add_argument("--bucket", type=int, default=1024)
+    pp.add_argument("--bucket", type=_at_least(1), default=1024)
     st = sub.add_parser("streaming", help="stream a text: sliding window vs window + sinks")
-    st.add_argument("--tokens", type=int, default=2048)
-    st.add_argument("--window", type=int, default=256, help="cache size (sinks included)")
-    st.add_argument("--sinks", type=int, default=4)
+    st.add_argument("--tokens", type=_at_least(2), default=2048)
+    st.add_argument("--window", type=_at_least(1), default=256, help="cache size (sinks included)")
+    st.add_argument("--sinks", type=_at_least(0), default=4)
     st.add_argument("--files", type=_csv(str), default=[DEFAULT_FILES[0]])
     st.add_argument("--kinds", type=_csv(str), default=["window", "sinks"])
     pk = sub.add_parser("passkey", help="pass-key retrieval at several lengths")
-    pk.add_argument("--lengths", type=_csv(int), default=[2048, 4096, 8192])
-    pk.add_argument("--trials", type=_csv(int), default=[10, 10, 4])
+    pk.add_argument("--lengths", type=_csv(_at_least(2)), default=[2048, 4096, 8192])
+    pk.add_argument("--trials", type=_csv(_at_least(1)), default=[10, 10, 4])
     pk.add_argument("--seed", type=int, default=0)
     for s in (pp, st, pk):
         s.add_argument("--out", default=None, help="JSON path (default: the shipped record)")
-        s.add_argument("--threads", type=int, default=None, help="torch threads")
+        s.add_argument("--threads", type=_at_least(1), default=None, help="torch threads")
     return p
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from lcedu._checks import OneLineParser
 from lcedu.models._cli import add_config_options, dispatch_task, parse_args
 from lcedu.models.data import Corpus, eval_windows, load_corpus, random_batch
 from lcedu.models.positional import SCHEMES, check_scheme
@@ -367,7 +368,7 @@ def _as_argv(cfg: TrainConfig, out: Path) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="lcedu train",
         description="Train the tiny byte-level LM on the Python stdlib's own source code.",
     )
@@ -399,7 +400,7 @@ def build_recall_parser() -> argparse.ArgumentParser:
     from lcedu.models.recall_train import RecallTrainConfig
 
     d = RecallTrainConfig()
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="lcedu train --task recall",
         description="Train the tiny LM on associative recall in Markov filler "
         "(lcedu.models.recall); writes X.pt (weights) and X.json (record and command).",

@@ -21,9 +21,9 @@ from datetime import timedelta
 import torch
 
 from lcedu import _checks as chk
+from lcedu._checks import OneLineParser, usage_error
 from lcedu.attention import ring_layouts as layouts
 from lcedu.testing import close_enough, max_abs_error, tolerance
-from lcedu.tools.args import OneLineParser, usage_error
 
 __all__ = [
     "DemoConfig",
