@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="lcedu real-model", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     pp = sub.add_parser("perplexity", help="loss per 1K-token bucket beyond the native context")
-    pp.add_argument("--length", type=_at_least(2), default=12288, help="tokens per text (native: 8192)")
+    pp.add_argument("--length", type=_at_least(2), default=12288,
+                    help="tokens per text (native: 8192)")
     pp.add_argument("--scaling", type=_csv(str), default=["none", "pi", "dynamic", "yarn"],
                     help="comma-separated, of: " + ", ".join(SCALING_NAMES))
     pp.add_argument("--factor", type=float, default=None,
