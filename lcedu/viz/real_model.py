@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 __all__ = [
     "SCALING_STYLE",
     "bucket_table",
+    "bucket_differences",
     "perplexity_figure",
     "sink_mass_figure",
     "streaming_figure",
@@ -63,6 +64,30 @@ def bucket_table(record: dict[str, Any] | None = None) -> dict[str, dict[str, li
             "max": rows.max(0).tolist(),
             "n": len(files),
         }
+    return out
+
+
+def bucket_differences(
+    record: dict[str, Any] | None = None, base: str = "none"
+) -> dict[str, dict[str, list[float]]]:
+    """{scaling: {"mean", "min", "max", "n"}} of the paired difference scaling − `base` per
+    bucket, text by text: the texts differ far more from each other than the methods do, so
+    methods are compared within a text (a difference is consistent when min and max agree in sign).
+    """
+    rec = _record(record, "perplexity")
+    runs = {(r["file"], r["scaling"]): np.array(r["buckets"]) for r in rec["runs"]}
+    scalings = list(dict.fromkeys(s for _, s in runs))
+    if base not in scalings:
+        raise ValueError(f"base must be one of the recorded scalings {scalings}, got {base!r}")
+    files = [f for f in dict.fromkeys(f for f, _ in runs)
+             if all((f, s) in runs for s in scalings)]
+    out = {}
+    for s in scalings:
+        if s == base:
+            continue
+        d = np.array([runs[(f, s)] - runs[(f, base)] for f in files])
+        out[s] = {"mean": d.mean(0).tolist(), "min": d.min(0).tolist(),
+                  "max": d.max(0).tolist(), "n": len(files)}
     return out
 
 
