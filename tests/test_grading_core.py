@@ -288,6 +288,10 @@ def test_language_changes_words_not_verdicts(tmp_path, monkeypatch):
         encoding="utf-8",
     )
     monkeypatch.setattr(messages, "_LOCALE", tmp_path)
+    # the test's own key goes into copies of the tables, so it never leaks into the real
+    # catalogue (which `lcedu translate check` reads later in the same session)
+    monkeypatch.setattr(messages, "_registered", dict(messages._registered))
+    monkeypatch.setattr(messages, "_by_text", dict(messages._by_text))
     messages.register({"test.case_x3": "x=3"})  # a registered case name is translated too
     english = run_check("square", lambda x: x + x, _square_cases())
     try:
