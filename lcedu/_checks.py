@@ -163,6 +163,15 @@ def same_shape(names: str, *tensors: torch.Tensor, fn: str | None = None) -> Non
         raise ValueError(_say(fn, f"{names} must have the same shape, got {listed}"))
 
 
+def same_dtype_device(names: str, *tensors: torch.Tensor, fn: str | None = None) -> None:
+    """All `tensors` share one dtype and one device; `names` as in `same_shape`."""
+    kinds = [(t.dtype, t.device) for t in tensors]
+    if any(k != kinds[0] for k in kinds):
+        listed = ", ".join(f"{d} on {v}" for d, v in kinds[:-1])
+        listed += f" and {kinds[-1][0]} on {kinds[-1][1]}"
+        raise ValueError(_say(fn, f"{names} must share one dtype and one device, got {listed}"))
+
+
 # ----------------------------------------------------------------------------- sizes
 def format_bytes(n: int | float) -> str:
     """Human-readable binary size: 1536 -> '1.5 KiB'."""

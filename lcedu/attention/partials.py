@@ -74,13 +74,10 @@ def merge_partials(
             f"merge_partials: lse_a and lse_b must have shape (batch, heads, seq) = "
             f"{tuple(out_a.shape[:-1])}, got {tuple(lse_a.shape)} and {tuple(lse_b.shape)}"
         )
-    if out_a.dtype != out_b.dtype or lse_a.dtype != lse_b.dtype:
-        raise ValueError(
-            f"merge_partials: the two partials must share dtypes, got out {out_a.dtype}/"
-            f"{out_b.dtype} and lse {lse_a.dtype}/{lse_b.dtype}"
-        )
-    if len({out_a.device, out_b.device, lse_a.device, lse_b.device}) != 1:
-        raise ValueError("merge_partials: all four tensors must be on one device")
+    chk.same_dtype_device("out_a and out_b", out_a, out_b, fn=fn)
+    chk.same_dtype_device("lse_a and lse_b", lse_a, lse_b, fn=fn)
+    if lse_a.device != out_a.device:
+        raise ValueError(f"{fn}: all four tensors must be on one device")
 
     cdt = compute_dtype(torch.promote_types(out_a.dtype, lse_a.dtype))
     oa, ob = out_a.to(cdt), out_b.to(cdt)

@@ -23,9 +23,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
+
+from lcedu._checks import OneLineParser
 
 __all__ = [
     "device",
@@ -289,11 +291,12 @@ def name_slug(name: str) -> str:
     return slug or "unknown"
 
 
-class BenchArgumentParser(argparse.ArgumentParser):
-    """argparse for the bench commands: a bad argument is one line on stderr and exit status 2."""
+class BenchArgumentParser(OneLineParser):
+    """argparse for the bench commands: a bad argument is one line on stderr and exit status 2
+    (`OneLineParser`'s), pointing at --help."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+    def error(self, message: str) -> NoReturn:
+        super().error(f"error: {message} (see --help)")
 
 
 def parse_run_args(

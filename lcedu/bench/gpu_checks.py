@@ -224,43 +224,52 @@ def _flex_mode(dev: torch.device, dry_run: bool) -> tuple[bool | None, str]:
     return False, "eager FlexAttention (CPU dry run; the GPU run compiles it)"
 
 
+def _flex_check(
+    title: str, detail: str, dev: torch.device, dry_run: bool, heads: int, seed: int,
+    pair: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+) -> list[dict[str, Any]]:
+    """Run `pair(q, k, v, n, causal, compiled) -> (flex output, dense reference)` causal and
+    not, at n = 1000 in bf16 on a GPU (compiled) or n = 40 in fp32 on the CPU (eager)."""
+    compiled, why = _flex_mode(dev, dry_run)
+    if compiled is None:
+        return [_skip(title, why)]
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    n = 1000 if dev.type == "cuda" else 40
+
+    def one(causal):
+        q, k, v, _ = _inputs((1, heads, n, n, 64), dtype, dev, seed=seed)
+        got, ref = pair(q, k, v, n, causal, compiled)
+        return _verdict(_rel_err(got, ref), dtype, dev, why)
+
+    return _each_causal(f"{title} n={n} {detail} {DTYPE_NAMES[dtype]}", one)
+
+
 def check_flex_sliding_window(dev: torch.device, dry_run: bool) -> list[dict[str, Any]]:
     """FlexAttention sliding window (compiled on the GPU) vs the dense masked reference."""
     from lcedu.attention.flex import flex_sliding_window_attention
     from lcedu.attention.masks import sliding_window_mask
 
-    compiled, why = _flex_mode(dev, dry_run)
-    if compiled is None:
-        return [_skip("flex sliding window", why)]
-    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    n, window = (1000, 96) if dev.type == "cuda" else (40, 5)
+    window = 96 if dev.type == "cuda" else 5
 
-    def one(causal):
-        q, k, v, _ = _inputs((1, 4, n, n, 64), dtype, dev, seed=300)
+    def pair(q, k, v, n, causal, compiled):
         got = flex_sliding_window_attention(q, k, v, window, causal=causal, compiled=compiled)
         mask = sliding_window_mask(n, window, causal=causal, device=dev)
-        ref = attention(q.float(), k.float(), v.float(), mask=mask)
-        return _verdict(_rel_err(got, ref), dtype, dev, why)
+        return got, attention(q.float(), k.float(), v.float(), mask=mask)
 
-    return _each_causal(f"flex sliding window n={n} w={window} {DTYPE_NAMES[dtype]}", one)
+    return _flex_check("flex sliding window", f"w={window}", dev, dry_run, 4, 300, pair)
 
 
 def check_flex_alibi(dev: torch.device, dry_run: bool) -> list[dict[str, Any]]:
     """ALiBi as a FlexAttention score_mod (compiled on the GPU) vs the dense biased reference."""
-    compiled, why = _flex_mode(dev, dry_run)
-    if compiled is None:
-        return [_skip("flex ALiBi", why)]
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
-
     from lcedu.attention.flex import causal_mod
     from lcedu.positions.alibi import alibi_bias, alibi_score_mod, alibi_slopes
 
-    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    n, heads = (1000, 8) if dev.type == "cuda" else (40, 4)
-    run = torch.compile(flex_attention, dynamic=False) if compiled else flex_attention
+    heads = 8 if dev.type == "cuda" else 4
 
-    def one(causal):
-        q, k, v, _ = _inputs((1, heads, n, n, 64), dtype, dev, seed=400)
+    def pair(q, k, v, n, causal, compiled):
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+        run = torch.compile(flex_attention, dynamic=False) if compiled else flex_attention
         slopes = alibi_slopes(heads, device=dev, dtype=torch.float32)
         score_mod = alibi_score_mod(slopes, causal=False, symmetric=not causal)
         block_mask = (
@@ -271,10 +280,9 @@ def check_flex_alibi(dev: torch.device, dry_run: bool) -> list[dict[str, Any]]:
             got = run(q, k, v, score_mod=score_mod, block_mask=block_mask)
         bias = alibi_bias(heads, n, causal=causal, symmetric=not causal, device=dev,
                           dtype=torch.float32)
-        ref = attention(q.float(), k.float(), v.float(), bias=bias)
-        return _verdict(_rel_err(got, ref), dtype, dev, why)
+        return got, attention(q.float(), k.float(), v.float(), bias=bias)
 
-    return _each_causal(f"flex ALiBi n={n} heads={heads} {DTYPE_NAMES[dtype]}", one)
+    return _flex_check("flex ALiBi", f"heads={heads}", dev, dry_run, heads, 400, pair)
 
 
 CHECKS: dict[str, Callable[[torch.device, bool], list[dict[str, Any]]]] = {

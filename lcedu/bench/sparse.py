@@ -21,19 +21,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lcedu import bench
 from lcedu.attention.masks import sliding_window_mask
 from lcedu.attention.reference import attention
 from lcedu.attention.sliding_window import sliding_window_attention
-from lcedu.bench import (
-    BenchArgumentParser,
-    environment_info,
-    measure_peak_memory,
-    name_slug,
-    parse_run_args,
-    positive_float,
-    positive_int,
-)
-from lcedu.bench import device as pick_device
 from lcedu.kvcache.memory import attention_matrix_bytes, format_bytes
 
 __all__ = [
@@ -152,7 +143,8 @@ def run_sparse_bench(
                     first, out = _timed(fn, dev)  # first call: compiles FlexAttention here
                     row["max_abs_err"] = float((out - expected).abs().max())
                     del out
-                    row["peak_bytes"] = measure_peak_memory(fn, device=dev)  # allocator set inside
+                    # the allocator is set inside
+                    row["peak_bytes"] = bench.measure_peak_memory(fn, device=dev)
                 except Exception as err:  # noqa: BLE001 - recorded; the other methods go on
                     oom = isinstance(err, (torch.OutOfMemoryError, MemoryError))
                     row.update(status="oom" if oom else "error",
@@ -283,46 +275,46 @@ def read_results(path: str | Path | None = None) -> list[dict[str, Any]]:
 def default_csv(device_type: str = "cpu", device_name: str | None = None) -> Path:
     """sparse_cpu.csv on a CPU; sparse_cuda_<gpu-name>.csv on a GPU."""
     if device_type != "cpu" and device_name:
-        return DEFAULT_CSV.with_name(f"sparse_{device_type}_{name_slug(device_name)}.csv")
+        return DEFAULT_CSV.with_name(f"sparse_{device_type}_{bench.name_slug(device_name)}.csv")
     return DEFAULT_CSV
 
 
-def build_parser() -> BenchArgumentParser:
+def build_parser() -> bench.BenchArgumentParser:
     """The command line of `lcedu bench sparse` (bad values: one line, exit status 2)."""
-    parser = BenchArgumentParser(
+    parser = bench.BenchArgumentParser(
         prog="lcedu bench sparse",
         description="Sliding-window attention: masked SDPA vs dense reference vs banded vs "
         "compiled FlexAttention, side by side (fp32).",
     )
-    parser.add_argument("--sizes", type=positive_int, nargs="+",
+    parser.add_argument("--sizes", type=bench.positive_int, nargs="+",
                         default=[1024, 2048, 4096, 8192, 16384])
-    parser.add_argument("--window", type=positive_int, default=256,
+    parser.add_argument("--window", type=bench.positive_int, default=256,
                         help="one-sided window (default 256)")
-    parser.add_argument("--heads", type=positive_int, default=8)
-    parser.add_argument("--head-dim", type=positive_int, default=64)
-    parser.add_argument("--repeats", type=positive_int, default=3)
-    parser.add_argument("--max-dense-gib", type=positive_float, default=8.0,
+    parser.add_argument("--heads", type=bench.positive_int, default=8)
+    parser.add_argument("--head-dim", type=bench.positive_int, default=64)
+    parser.add_argument("--repeats", type=bench.positive_int, default=3)
+    parser.add_argument("--max-dense-gib", type=bench.positive_float, default=8.0,
                         help="skip the dense reference where it would need more than this")
     parser.add_argument("--no-flex", action="store_true", help="skip compiled FlexAttention")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--budget-s", type=positive_float, default=None,
+    parser.add_argument("--budget-s", type=bench.positive_float, default=None,
                         help="time budget in seconds: lengths starting later are skipped")
     parser.add_argument("--out", default=None,
                         help="CSV path, JSON summary beside (default lcedu/data/bench/...)")
-    parser.add_argument("--threads", type=positive_int, default=None,
+    parser.add_argument("--threads", type=bench.positive_int, default=None,
                         help="torch CPU threads (default: torch's own choice)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, start = parse_run_args(parser, argv)
+    args, start = bench.parse_run_args(parser, argv)
     try:
-        dev = pick_device(args.device)
+        dev = bench.device(args.device)
     except (ValueError, RuntimeError) as err:
         parser.error(f"--device: {err}")
     methods = tuple(m for m in METHODS if not (args.no_flex and m == "flex_compiled"))
-    info = environment_info(dev)
+    info = bench.environment_info(dev)
     print(f"# {info['device_name']}, torch {info['torch']}, {info['date']}")
     if dev.type == "cuda":
         print(f"# driver {info['driver']}, CUDA {info['cuda']}, Triton {info['triton']}; "

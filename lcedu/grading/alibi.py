@@ -13,14 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from lcedu.grading.core import (
-    Case,
-    Report,
-    compare_tensors,
-    expect_raises_each,
-    fail,
-    run_check,
-)
+from lcedu.grading.core import Case, Report, compare_tensors, expect_raises_each, fail, run_check
 from lcedu.grading.messages import register
 from lcedu.positions.alibi import alibi_bias, alibi_slopes
 
@@ -237,13 +230,7 @@ def _bias_case(
             fail("alibi.m15")
         compare_tensors(got, want, what="the bias", dtype=torch.float32)
 
-    params = {
-        "num_heads": num_heads,
-        "q_len": q_len,
-        "k_len": kl,
-        "causal": causal,
-        "symmetric": symmetric,
-    }
+    params = dict(num_heads=num_heads, q_len=q_len, k_len=kl, causal=causal, symmetric=symmetric)
     return Case(name, run, params, hint)
 
 

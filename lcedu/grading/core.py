@@ -17,7 +17,7 @@ import mmap
 import struct
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -249,8 +249,7 @@ class Learner:
             _PROGRESS = _Progress()
         if _PROGRESS is not None:
             _PROGRESS.set(-1)
-        runner = sandbox.run_in_child if sandbox.FORK_AVAILABLE else sandbox.run_in_process
-        out = runner(target, args, kwargs, deadline=deadline, measure=measure)
+        out = sandbox.run_isolated(target, args, kwargs, deadline=deadline, measure=measure)
         self.last = out
         if out.output_chars:
             self.outputs.append((out.output, out.output_chars))
@@ -336,18 +335,10 @@ class CaseResult:
     output: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "passed": self.passed,
-            "message": self.message,
-            "key": self.key,
-            "params": {k: _plain(v) for k, v in self.params.items()},
-            "hint": self.hint,
-            "error": None if self.error is None else _round_sig(self.error),
-            "tol": self.tol,
-            "not_implemented": self.not_implemented,
-            "output": self.output,
-        }
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["params"] = {k: _plain(v) for k, v in self.params.items()}
+        out["error"] = None if self.error is None else _round_sig(self.error)
+        return out
 
 
 def _plain(v: Any) -> Any:

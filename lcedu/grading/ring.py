@@ -213,76 +213,28 @@ def check_ring_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Rep
     zig_q = token_positions(16, 2, 0, "zigzag")  # chunks 0 and 3 of 4
     zig_k = token_positions(16, 2, 1, "zigzag")  # chunks 1 and 2
     str_q, str_k = token_positions(12, 3, 0, "striped"), token_positions(12, 3, 1, "striped")
-    cases = [
-        _step_case(
-            "not causal, first block into an empty state",
-            0,
-            a(0, 6),
-            a(6, 12),
-            False,
-            seen=False,
-            hint=merge,
-        ),
-        _step_case(
-            "not causal, a block into a running state", 1, a(0, 5), a(5, 12), False, hint=merge
-        ),
-        _step_case(
-            "float64, 3 heads, 2 batches",
-            2,
-            a(4, 8),
-            a(0, 4),
-            False,
-            dtype=torch.float64,
-            B=2,
-            H=3,
-            hint=merge,
-        ),
-        _step_case(
-            "large scores (q ×30)",
-            3,
-            a(0, 6),
-            a(6, 12),
-            False,
-            qscale=30.0,
-            hint="subtract each row's max score before exp",
-        ),
-        _step_case(
-            "causal, a block from the past: no mask needed", 4, a(8, 12), a(0, 8), True, hint=merge
-        ),
-        _step_case(
-            "causal, the diagonal block: mask the future keys",
-            5,
-            a(4, 10),
-            a(4, 10),
-            True,
-            seen=False,
-            hint=mask,
-        ),
-        _step_case(
-            "causal, a block from the future: skip it, before any arithmetic on its K and V",
-            6,
-            a(0, 4),
-            a(4, 8),
-            True,
-            guard=True,
-            hint="no key of this block is at or before any query: return out and lse unchanged",
-        ),
-        _step_case(
-            "causal, zigzag: only the second chunk of queries sees the block",
-            7,
-            zig_q,
-            zig_k,
-            True,
-            hint=mask,
-        ),
-        _step_case(
-            "causal, striped: the first query sees none of these keys",
-            8,
-            str_q,
-            str_k,
-            True,
-            seen=False,
-            hint="a row with no visible key gets lse −inf and out 0, not NaN",
-        ),
+    skip = "no key of this block is at or before any query: return out and lse unchanged"
+    empty = "a row with no visible key gets lse −inf and out 0, not NaN"
+    # (what the case checks, query positions, key positions, causal, options); seed = index
+    table = [
+        ("not causal, first block into an empty state", a(0, 6), a(6, 12), False,
+         dict(seen=False, hint=merge)),
+        ("not causal, a block into a running state", a(0, 5), a(5, 12), False, dict(hint=merge)),
+        ("float64, 3 heads, 2 batches", a(4, 8), a(0, 4), False,
+         dict(dtype=torch.float64, B=2, H=3, hint=merge)),
+        ("large scores (q ×30)", a(0, 6), a(6, 12), False,
+         dict(qscale=30.0, hint="subtract each row's max score before exp")),
+        ("causal, a block from the past: no mask needed", a(8, 12), a(0, 8), True,
+         dict(hint=merge)),
+        ("causal, the diagonal block: mask the future keys", a(4, 10), a(4, 10), True,
+         dict(seen=False, hint=mask)),
+        ("causal, a block from the future: skip it, before any arithmetic on its K and V",
+         a(0, 4), a(4, 8), True, dict(guard=True, hint=skip)),
+        ("causal, zigzag: only the second chunk of queries sees the block", zig_q, zig_k, True,
+         dict(hint=mask)),
+        ("causal, striped: the first query sees none of these keys", str_q, str_k, True,
+         dict(seen=False, hint=empty)),
     ]
+    cases = [_step_case(name, seed, q, k, causal, **options)
+             for seed, (name, q, k, causal, options) in enumerate(table)]
     return run_check("check_ring_step", fn, cases)

@@ -376,20 +376,10 @@ def _yarn_case(dim, base, factor, orig, beta_fast, beta_slow, hint) -> Case:
                 fail("rope.yarn_plain")
         compare_tensors(got, want, what="inv_freq", dtype=torch.float32)
 
-    params = {
-        "dim": dim,
-        "base": base,
-        "factor": factor,
-        "original_max_position": orig,
-        "beta_fast": beta_fast,
-        "beta_slow": beta_slow,
-    }
-    return Case(
-        f"dim={dim}, base={base:g}, s={factor:g}, L={orig}, β={beta_fast:g}/{beta_slow:g}",
-        run,
-        params,
-        hint,
-    )
+    params = dict(dim=dim, base=base, factor=factor, original_max_position=orig,
+                  beta_fast=beta_fast, beta_slow=beta_slow)
+    name = f"dim={dim}, base={base:g}, s={factor:g}, L={orig}, β={beta_fast:g}/{beta_slow:g}"
+    return Case(name, run, params, hint)
 
 
 def check_yarn_inv_freq(fn: Callable[..., torch.Tensor]) -> Report:

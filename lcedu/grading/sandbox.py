@@ -26,7 +26,10 @@ from typing import Any
 
 import torch
 
-__all__ = ["FORK_AVAILABLE", "Outcome", "Opaque", "ExcInfo", "run_in_child", "run_in_process"]
+__all__ = [
+    "FORK_AVAILABLE", "Outcome", "Opaque", "ExcInfo",
+    "run_isolated", "run_in_child", "run_in_process",
+]
 
 FORK_AVAILABLE = hasattr(os, "fork") and sys.platform.startswith("linux") and (
     os.environ.get("LCEDU_GRADE_NO_FORK", "") in ("", "0")
@@ -353,17 +356,28 @@ def _child_main(target, args, kwargs, measure, path: str) -> None:
         torch.save(send, path)
 
 
-def run_in_child(
+def run_isolated(
     target: Callable[..., Any],
     args: tuple = (),
     kwargs: dict | None = None,
     *,
     deadline: float,
-    measure: bool = False,
+    measure: Any = False,
 ) -> Outcome:
-    """Call ``target(*args, **kwargs)`` in a forked child; give up at `deadline`
-    (a `time.monotonic()` value) and kill it."""
+    """Call ``target(*args, **kwargs)`` where a learner's bug cannot hurt the grader: in a
+    forked child killed at `deadline` (a `time.monotonic()` value), or, where there is no
+    fork, in this process under a SIGALRM limit. A true `measure` records the child's peak
+    memory (a pair (args, kwargs) first makes one warm-up call that is not measured)."""
     kwargs = kwargs or {}
+    if FORK_AVAILABLE:
+        return run_in_child(target, args, kwargs, deadline, measure)
+    return run_in_process(target, args, kwargs, deadline)
+
+
+def run_in_child(
+    target: Callable[..., Any], args: tuple, kwargs: dict, deadline: float, measure: Any
+) -> Outcome:
+    """`run_isolated` with fork: the call runs in a child process, its result sent back."""
     tmpdir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     fd, path = tempfile.mkstemp(prefix="lcedu-grade-", suffix=".pt", dir=tmpdir)
     os.close(fd)
@@ -453,18 +467,12 @@ def _remove(path: str) -> None:
 
 
 def run_in_process(
-    target: Callable[..., Any],
-    args: tuple = (),
-    kwargs: dict | None = None,
-    *,
-    deadline: float,
-    measure: bool = False,
+    target: Callable[..., Any], args: tuple, kwargs: dict, deadline: float
 ) -> Outcome:
-    """The fallback without fork: the same Outcome, with a SIGALRM limit where possible."""
+    """`run_isolated` without fork: the same Outcome, with a SIGALRM limit where possible."""
     import copy
     import threading
 
-    kwargs = kwargs or {}
     args = copy.deepcopy(args)
     kwargs = copy.deepcopy(kwargs)
     out = Outcome()

@@ -20,14 +20,7 @@ import torch
 from lcedu.attention.masks import longformer_mask, sliding_window_mask
 from lcedu.attention.reference import attention
 from lcedu.attention.sliding_window import sliding_window_attention
-from lcedu.grading.core import (
-    Case,
-    Report,
-    compare_tensors,
-    expect_raises_each,
-    fail,
-    run_check,
-)
+from lcedu.grading.core import Case, Report, compare_tensors, expect_raises_each, fail, run_check
 from lcedu.grading.messages import register, t
 
 __all__ = ["check_sliding_window_mask", "check_longformer_mask", "check_banded_attention"]

@@ -32,8 +32,7 @@ def check_new_kv(
     """
     chk.float_tensors(name, "batch, heads, tokens, head_dim", k=k, v=v)
     chk.same_shape("k and v", k, v, fn=name)
-    if k.dtype != v.dtype or k.device != v.device:
-        raise ValueError(f"{name}: k and v must share one dtype and device")
+    chk.same_dtype_device("k and v", k, v, fn=name)
     if k.shape[2] < 1:
         raise ValueError(f"{name}: there must be at least one new token, got 0")
     if like is not None:
@@ -43,11 +42,7 @@ def check_new_kv(
                 f"{name}: the cache holds (batch={b}, heads={h}, head_dim={d}) entries, "
                 f"got new ones of shape {tuple(k.shape)}"
             )
-        if k.dtype != like.dtype or k.device != like.device:
-            raise ValueError(
-                f"{name}: the cache holds {like.dtype} on {like.device}, "
-                f"got {k.dtype} on {k.device}"
-            )
+        chk.same_dtype_device("the new entries and the cache's", k, like, fn=name)
 
 
 def kv_pair_bytes(k: torch.Tensor | None) -> int:

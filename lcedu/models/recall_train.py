@@ -8,8 +8,6 @@ generator seeded with (s, step), so a run is reproducible from its command line 
 
 from __future__ import annotations
 
-import math
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ import torch.nn.functional as F
 
 from lcedu.models.positional import check_scheme
 from lcedu.models.recall import RecallBatch, RecallTask, make_batch
+from lcedu.models.schedule import adamw, check_schedule, environment, init_from, learning_rate
 from lcedu.models.tiny_lm import TinyLM, TinyLMConfig
 
 __all__ = [
@@ -60,20 +59,7 @@ class RecallTrainConfig:
 
     def __post_init__(self) -> None:
         check_scheme(self.pos)
-        for name in ("seq_len", "steps", "batch_size", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not 0.0 <= self.min_lr_ratio <= 1.0:
-            raise ValueError(f"min_lr_ratio must be between 0 and 1, got {self.min_lr_ratio!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        check_schedule(self, ("seq_len", "steps", "batch_size", "log_every"))
         if self.seq_len < self.recall_task().min_length:
             raise ValueError(
                 f"seq_len {self.seq_len} is too short for the task; use at least "
@@ -105,25 +91,6 @@ def recall_loss(model: TinyLM, batch: RecallBatch, *, rope=None) -> tuple[torch.
     parts = {"local": float(local_loss.detach()), "answer": float(answer_loss.detach()),
              "accuracy": float(acc)}
     return local_loss + answer_loss, parts
-
-
-def _lr_at(step: int, cfg: RecallTrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
-
-
-def environment() -> dict:
-    """Where a run happened: versions, threads, CPU."""
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
-    }
 
 
 def save_recall(path: str | Path, model: TinyLM, cfg: RecallTrainConfig) -> None:
@@ -164,21 +131,8 @@ def train_recall(cfg: RecallTrainConfig, *, log=None) -> tuple[TinyLM, dict]:
     torch.manual_seed(cfg.seed)
     model = TinyLM(cfg.model_config())
     if cfg.init is not None:
-        base, _ = load_recall(cfg.init)
-        try:
-            model.load_state_dict(base.state_dict())
-        except RuntimeError as err:
-            raise ValueError(
-                f"cannot start from {Path(cfg.init).name}: its weights do not fit this model "
-                f"(dim/layers/heads and the learned table's length must match): {err}"
-            ) from None
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, betas=(0.9, 0.95),
-    )
+        init_from(model, load_recall(cfg.init)[0], cfg.init)
+    opt = adamw(model, cfg)
     history = []
     model.train()
     t0 = time.perf_counter()
@@ -187,7 +141,7 @@ def train_recall(cfg: RecallTrainConfig, *, log=None) -> tuple[TinyLM, dict]:
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         batch = make_batch(task, cfg.batch_size, cfg.seq_len, gen)
         for group in opt.param_groups:
-            group["lr"] = _lr_at(step, cfg)
+            group["lr"] = learning_rate(step, cfg)
         loss, parts = recall_loss(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()

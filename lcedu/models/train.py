@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from lcedu._checks import OneLineParser
 from lcedu.models._cli import add_config_options, dispatch_task, parse_args
 from lcedu.models.data import Corpus, eval_windows, load_corpus, random_batch
 from lcedu.models.positional import SCHEMES, check_scheme
+from lcedu.models.schedule import adamw, check_schedule, environment, init_from, learning_rate
 from lcedu.models.tiny_lm import TinyLM, TinyLMConfig
 
 __all__ = [
@@ -68,22 +67,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_scheme(self.pos)
-        for name in ("seq_len", "steps", "batch_size", "eval_every", "eval_windows"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"warmup must be a non-negative integer, got {self.warmup!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not 0.0 <= self.min_lr_ratio <= 1.0:
-            raise ValueError(f"min_lr_ratio must be between 0 and 1, got {self.min_lr_ratio!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        check_schedule(self, ("seq_len", "steps", "batch_size", "eval_every", "eval_windows"))
         if not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be a positive number, got {self.grad_clip!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
         self.model_config()  # validates dim/layers/heads
 
     def model_config(self) -> TinyLMConfig:
@@ -154,14 +140,6 @@ def load_checkpoint(path: str | Path, *, pos: str | None = None) -> tuple[TinyLM
     return model, ckpt
 
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
-
-
 @torch.no_grad()
 def subset_loss(model: TinyLM, windows: torch.Tensor, batch_size: int = 16) -> float:
     """Mean next-byte loss (nats) over (N, L+1) windows, every position counted."""
@@ -179,28 +157,6 @@ def subset_loss(model: TinyLM, windows: torch.Tensor, batch_size: int = 16) -> f
         count += w[:, 1:].numel()
     model.train(was_training)
     return total / count
-
-
-def _make_optimizer(model: TinyLM, cfg: TrainConfig) -> torch.optim.Optimizer:
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    return torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-    )
-
-
-def _environment() -> dict:
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-    }
 
 
 def train(
@@ -226,18 +182,11 @@ def train(
     subset = eval_windows(corpus.val, cfg.seq_len, cfg.eval_windows)
     torch.manual_seed(cfg.seed)
     model = TinyLM(cfg.model_config())
-    optimizer = _make_optimizer(model, cfg)
+    optimizer = adamw(model, cfg)
     start, history, elapsed = 0, [], 0.0
     paths = checkpoint_paths(out) if out is not None else None
     if cfg.init is not None:  # fine-tune: start from another run's weights
-        base, _ = load_checkpoint(cfg.init, pos=cfg.pos)
-        try:
-            model.load_state_dict(base.state_dict())
-        except RuntimeError as err:
-            raise ValueError(
-                f"cannot start from {Path(cfg.init).name}: its weights do not fit this model "
-                f"(a learned table is tied to its length; dim/layers/heads must match): {err}"
-            ) from None
+        init_from(model, load_checkpoint(cfg.init, pos=cfg.pos)[0], cfg.init)
     if paths is not None and resume and paths[2].is_file():
         state = torch.load(paths[2], map_location="cpu", weights_only=True)
         old = TinyLMConfig.from_dict(state["config"])
@@ -284,7 +233,7 @@ def train(
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         x, y = random_batch(corpus.train, cfg.batch_size, cfg.seq_len, gen)
         for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, cfg)
+            group["lr"] = learning_rate(step, cfg)
         loss = model.loss(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -325,7 +274,7 @@ def _metrics(model, cfg, corpus, subset, history, step, elapsed) -> dict:
         },
         "corpus": corpus.fingerprint(),
         "train_seconds": round(elapsed, 1),
-        "environment": _environment(),
+        "environment": environment(),
     }
 
 

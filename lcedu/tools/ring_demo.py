@@ -17,6 +17,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from typing import Any
 
 import torch
 
@@ -361,33 +362,23 @@ def _validate_config(cfg: DemoConfig, world_size: int) -> None:
     layouts.check_divisible(cfg.seq_len, world_size, cfg.layout)
 
 
-def run_ring_demo(
-    world_size: int = 4,
-    *,
-    seq_len: int = 1024,
-    causal: bool = False,
-    layout: str = "contiguous",
-    dtype: str = "float32",
-    batch: int = 1,
-    heads: int = 4,
-    head_dim: int = 32,
-    backward: bool = False,
-    seed: int = 0,
-    timeout: float = 60.0,
-) -> DemoResult:
-    """One config in `world_size` local gloo processes (what `lcedu ring-demo` runs)."""
-    cfg = DemoConfig(
-        seq_len=seq_len,
-        batch=batch,
-        heads=heads,
-        head_dim=head_dim,
-        causal=bool(causal),
-        layout=layout,
-        dtype=dtype,
-        seed=seed,
-        backward=bool(backward),
-    )
-    return run_local(world_size, [cfg], timeout=timeout)[0]
+def run_ring_demo(world_size: int = 4, *, timeout: float = 60.0, **settings: Any) -> DemoResult:
+    """One config in `world_size` local gloo processes (what `lcedu ring-demo` runs).
+
+    `settings` are `DemoConfig`'s fields (seq_len, batch, heads, head_dim, causal, layout,
+    dtype, seed, backward), with its defaults for those not given.
+    """
+    known = {f.name for f in fields(DemoConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(
+            f"run_ring_demo: unknown setting {', '.join(unknown)}; "
+            f"the settings are {', '.join(sorted(known))}"
+        )
+    for name in ("causal", "backward"):
+        if name in settings:
+            settings[name] = bool(settings[name])
+    return run_local(world_size, [DemoConfig(**settings)], timeout=timeout)[0]
 
 
 def format_results(res: DemoResult, *, timings: bool = True) -> str:

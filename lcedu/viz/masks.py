@@ -18,16 +18,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lcedu.attention.masks import (
-    bigbird_mask,
-    causal_mask,
-    density,
-    dilated_window_mask,
-    global_mask,
-    longformer_mask,
-    receptive_field,
-    sliding_window_mask,
-)
+from lcedu.attention import masks as patterns
 from lcedu.kvcache.memory import format_bytes
 
 __all__ = [
@@ -77,14 +68,14 @@ def draw_mask(ax, mask: torch.Tensor, title: str | None = None, *, grid: bool | 
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     head = f"{title}\n" if title else ""
-    ax.set_title(f"{head}density {density(mask):.2f}", fontsize=9)
+    ax.set_title(f"{head}density {patterns.density(mask):.2f}", fontsize=9)
 
 
 def plot_mask(mask: torch.Tensor | None = None, *, title: str | None = None) -> Figure:
     """One mask heatmap (query/key tick labels and a cell grid for small n); default: a
     16-token Longformer mask, window 2, global token 0."""
     if mask is None:
-        mask = longformer_mask(16, 2, [0])
+        mask = patterns.longformer_mask(16, 2, [0])
         title = title or "Longformer, window 2, global [0]"
     fig = Figure(figsize=(4, 4), layout="constrained")
     draw_mask(fig.subplots(), mask, title)
@@ -103,13 +94,13 @@ def plot_mask_gallery(
 ) -> Figure:
     """Causal, local, dilated, global, Longformer and BigBird side by side."""
     masks = {
-        "causal": causal_mask(n),
-        f"local (window {window})": sliding_window_mask(n, window),
-        f"dilated (window {window}, dilation {dilation})": dilated_window_mask(n, window,
+        "causal": patterns.causal_mask(n),
+        f"local (window {window})": patterns.sliding_window_mask(n, window),
+        f"dilated (window {window}, dilation {dilation})": patterns.dilated_window_mask(n, window,
                                                                                dilation),
-        f"global {list(global_tokens)}": global_mask(n, list(global_tokens)),
-        "Longformer = local + global": longformer_mask(n, window, list(global_tokens)),
-        f"BigBird (blocks of {block_size}, seed {seed})": bigbird_mask(
+        f"global {list(global_tokens)}": patterns.global_mask(n, list(global_tokens)),
+        "Longformer = local + global": patterns.longformer_mask(n, window, list(global_tokens)),
+        f"BigBird (blocks of {block_size}, seed {seed})": patterns.bigbird_mask(
             n, block_size, num_random_blocks=num_random_blocks, num_global_blocks=2, seed=seed
         ),
     }
@@ -128,7 +119,7 @@ def plot_lesson_global_diagram(n: int = 7, global_tokens: Sequence[int] = (0,)) 
     lesson[:, g] = True
     lesson[g] = False
     lesson[g, g] = True  # the drawing's first row: only its own cell
-    right = global_mask(n, g) | torch.eye(n, dtype=torch.bool)
+    right = patterns.global_mask(n, g) | torch.eye(n, dtype=torch.bool)
     fig = Figure(figsize=(7.5, 3.8), layout="constrained")
     a, b = fig.subplots(1, 2)
     draw_mask(a, lesson, "the lesson's drawing (§2.1)")
@@ -140,7 +131,7 @@ def plot_banded_blocks(n: int = 20, window: int = 3, *, causal: bool = False) ->
     """What the banded kernel computes: blocks of ``window`` queries each score one span of
     keys (light), of which the band |i − j| <= window is kept (blue); the rest never exists."""
     b = window
-    allowed = sliding_window_mask(n, window, causal=causal).numpy()
+    allowed = patterns.sliding_window_mask(n, window, causal=causal).numpy()
     computed = np.zeros((n, n), dtype=bool)
     right = 0 if causal else window
     for c in range(0, n, b):  # each query block: one span of keys
@@ -173,8 +164,8 @@ def plot_receptive_field(
     q = n // 2 if query is None else query
     if not 0 <= q < n:
         raise ValueError(f"query must be a position in 0..{n - 1}, got {q}")
-    base = sliding_window_mask(n, window)
-    rows = np.stack([receptive_field(base, L)[q].numpy() for L in layers])
+    base = patterns.sliding_window_mask(n, window)
+    rows = np.stack([patterns.receptive_field(base, L)[q].numpy() for L in layers])
     fig = Figure(figsize=(11, 3.6), layout="constrained")
     a, b = fig.subplots(1, 2, width_ratios=[2, 1])
     a.imshow(rows, cmap=_MASK_CMAP, aspect="auto", interpolation="nearest")
@@ -185,8 +176,8 @@ def plot_receptive_field(
     depth = list(range(1, max(layers) + 1))
     pos = torch.arange(n)
     for dil in (1, 2):
-        m = dilated_window_mask(n, window, dil)
-        reach = [int((pos[receptive_field(m, L)[q]] - q).abs().max()) for L in depth]
+        m = patterns.dilated_window_mask(n, window, dil)
+        reach = [int((pos[patterns.receptive_field(m, L)[q]] - q).abs().max()) for L in depth]
         b.plot(depth, reach, "o-", label=f"dilation {dil}")
     b.set_xlabel("layers")
     b.set_ylabel("furthest token reached (distance)")
@@ -295,16 +286,16 @@ def build_mask(pattern: str, n: int, window: int, dilation: int, global_tokens: 
     if pattern not in PATTERNS:
         raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
     if pattern == "causal":
-        return causal_mask(n)
+        return patterns.causal_mask(n)
     if pattern == "local":
-        return sliding_window_mask(n, window)
+        return patterns.sliding_window_mask(n, window)
     if pattern == "dilated":
-        return dilated_window_mask(n, window, dilation)
+        return patterns.dilated_window_mask(n, window, dilation)
     if pattern == "global":
-        return global_mask(n, global_tokens)
+        return patterns.global_mask(n, global_tokens)
     if pattern == "longformer":
-        return longformer_mask(n, window, global_tokens)
-    return bigbird_mask(n, block_size, num_random_blocks=num_random_blocks,
+        return patterns.longformer_mask(n, window, global_tokens)
+    return patterns.bigbird_mask(n, block_size, num_random_blocks=num_random_blocks,
                         num_global_blocks=2, seed=seed)
 
 
@@ -355,5 +346,5 @@ def mask_explorer_figure(
     b.set_ylabel("score memory, 1 head, fp32")
     b.set_title(f"at n = {big:,}: {sparse_b / dense_b:.2%} of dense", fontsize=10)
     fig.suptitle(f"{pattern}: {int(mask.sum())} of {n * n} pairs kept "
-                 f"(density {density(mask):.2f})", fontsize=11)
+                 f"(density {patterns.density(mask):.2f})", fontsize=11)
     return fig

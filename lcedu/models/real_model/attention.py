@@ -9,6 +9,7 @@ Ainslie et al. (2023) and the model's own eager path do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -43,16 +44,34 @@ def _causal_mask(lq: int, lk: int, device: torch.device) -> torch.Tensor:
     return q_pos >= torch.arange(lk, device=device)[None, :]
 
 
-def course_reference_forward(
-    module: Any,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _interface(kernel: Callable[..., tuple[torch.Tensor, torch.Tensor | None]]) -> Callable:
+    """Wrap `kernel(q, k, v, attention_mask, scaling)` — all (B, H_q, L, D), KV heads already
+    repeated — in the signature transformers' `AttentionInterface` calls, which passes
+    grouped KV heads and wants (B, L, H, D) back with the probabilities (or None)."""
+
+    def forward(
+        module: Any,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        scaling: float | None = None,
+        dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h = query.shape[1]
+        out, weights = kernel(
+            query, expand_kv_heads(key, h), expand_kv_heads(value, h), attention_mask, scaling
+        )
+        return out.transpose(1, 2).contiguous(), weights
+
+    forward.__name__ = forward.__qualname__ = kernel.__name__
+    forward.__doc__ = kernel.__doc__
+    return forward
+
+
+@_interface
+def course_reference_forward(q, k, v, attention_mask, scaling):
     """An `AttentionInterface` function running `lcedu.attention.reference.attention`.
 
     transformers passes no mask to a function it does not know (the sequence is causal and
@@ -60,32 +79,19 @@ def course_reference_forward(
     (B, L, H, D) as the interface requires, and the probabilities when asked for them with
     `output_attentions`.
     """
-    h = query.shape[1]
-    k, v = expand_kv_heads(key, h), expand_kv_heads(value, h)
-    lq, lk = query.shape[2], k.shape[2]
+    lq, lk = q.shape[2], k.shape[2]
     mask = bias = None
     if attention_mask is None:
-        mask = _causal_mask(lq, lk, query.device)
+        mask = _causal_mask(lq, lk, q.device)
     elif attention_mask.dtype == torch.bool:
         mask = attention_mask[..., :lk]
     else:
         bias = attention_mask[..., :lk]
-    out, weights = reference_attention(
-        query, k, v, mask=mask, bias=bias, scale=scaling, return_weights=True
-    )
-    return out.transpose(1, 2).contiguous(), weights
+    return reference_attention(q, k, v, mask=mask, bias=bias, scale=scaling, return_weights=True)
 
 
-def course_flash_forward(
-    module: Any,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
+@_interface
+def course_flash_forward(q, k, v, attention_mask, scaling):
     """An `AttentionInterface` function running the course's tiled `flash_attention`.
 
     Supports what the course's kernel supports: an unpadded causal forward (query length =
@@ -96,9 +102,7 @@ def course_flash_forward(
             "lcedu_tiled takes no padding mask (the course's kernel is causal or full); "
             "run unpadded sequences, or use attn_implementation='lcedu_dense'"
         )
-    h = query.shape[1]
-    k, v = expand_kv_heads(key, h), expand_kv_heads(value, h)
-    lq, lk = query.shape[2], k.shape[2]
+    lq, lk = q.shape[2], k.shape[2]
     if lq == lk:
         causal = True
     elif lq == 1:
@@ -108,8 +112,8 @@ def course_flash_forward(
             f"lcedu_tiled handles a full causal forward or one-token decoding, got {lq} "
             f"queries against {lk} keys; use attn_implementation='lcedu_dense'"
         )
-    out = flash_attention(query, k, v, causal=causal, scale=scaling, block_q=128, block_k=128)
-    return out.transpose(1, 2).contiguous(), None
+    out = flash_attention(q, k, v, causal=causal, scale=scaling, block_q=128, block_k=128)
+    return out, None
 
 
 COURSE_ATTENTION = {
