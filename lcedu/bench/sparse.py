@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lcedu import _checks as chk
 from lcedu import bench
 from lcedu.attention.masks import sliding_window_mask
 from lcedu.attention.reference import attention
@@ -85,8 +86,7 @@ def run_sparse_bench(
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
     for name, value in (("window", window), ("heads", heads), ("head_dim", head_dim),
                         ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        chk.positive_int(name, value, what="a positive whole number")
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")

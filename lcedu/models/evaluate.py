@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from lcedu import _checks as chk
 from lcedu._checks import OneLineParser
 from lcedu.models._cli import dispatch_task, parse_args
 from lcedu.models.data import eval_windows, load_corpus
@@ -87,8 +88,7 @@ def perplexity(
     The windows tile the same first ``total_tokens`` bytes of ``data`` at every length, so
     lengths are compared on the same text.
     """
-    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-        raise ValueError(f"length must be a positive integer, got {length!r}")
+    chk.positive_int("length", length)
     if not isinstance(total_tokens, int) or isinstance(total_tokens, bool):
         raise ValueError(f"total_tokens must be an integer, got {total_tokens!r}")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:

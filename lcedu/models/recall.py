@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from lcedu import _checks as chk
+
 __all__ = ["RecallTask", "RecallBatch", "make_batch"]
 
 
 def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return chk.positive_int(name, value)
 
 
 @dataclass(frozen=True)

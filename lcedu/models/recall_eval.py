@@ -14,6 +14,7 @@ import statistics
 import torch
 import torch.nn.functional as F
 
+from lcedu import _checks as chk
 from lcedu.models.recall import RecallTask, make_batch
 from lcedu.models.tiny_lm import RopeOverride, TinyLM, scaled_rope
 from lcedu.positions import scaling as rope_scaling
@@ -89,8 +90,7 @@ def recall_scores(
         raise ValueError(
             f"length must be an integer of at least {task.min_length} tokens, got {length!r}"
         )
-    if not isinstance(sequences, int) or isinstance(sequences, bool) or sequences < 1:
-        raise ValueError(f"sequences must be a positive integer, got {sequences!r}")
+    chk.positive_int("sequences", sequences)
     if model.config.vocab_size != task.vocab_size:
         raise ValueError(
             f"the model's vocabulary ({model.config.vocab_size}) is not the task's "

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lcedu import _checks as chk
 from lcedu.attention.reference import attention as reference_attention
 from lcedu.models.data import VOCAB_SIZE
 from lcedu.models.positional import (
@@ -79,9 +80,7 @@ class TinyLMConfig:
     def __post_init__(self) -> None:
         check_scheme(self.pos)
         for name in ("dim", "layers", "heads", "mlp_ratio", "max_len", "vocab_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            chk.positive_int(name, getattr(self, name))
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
         if (self.dim // self.heads) % 2:

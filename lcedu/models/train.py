@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from lcedu import _checks as chk
 from lcedu._checks import OneLineParser
 from lcedu.models._cli import add_config_options, dispatch_task, parse_args
 from lcedu.models.data import Corpus, eval_windows, load_corpus, random_batch
@@ -176,8 +177,7 @@ def train(
     """
     if not isinstance(cfg, TrainConfig):
         raise ValueError("cfg must be a TrainConfig")
-    if not isinstance(save_every, int) or isinstance(save_every, bool) or save_every < 1:
-        raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
+    chk.positive_int("save_every", save_every)
     corpus = corpus if corpus is not None else load_corpus(max_train_bytes=cfg.max_train_bytes)
     subset = eval_windows(corpus.val, cfg.seq_len, cfg.eval_windows)
     torch.manual_seed(cfg.seed)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lcedu import _checks as chk
+
 __all__ = ["Recommendation", "choose_method"]
 
 K = 1024
@@ -57,9 +59,7 @@ def _kv_note(target_len: int) -> str:
 
 
 def _pos_int(name: str, v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return v
+    return chk.positive_int(name, v)
 
 
 def choose_method(

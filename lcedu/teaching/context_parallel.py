@@ -18,6 +18,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
+from lcedu import _checks as chk
+
 __all__ = ["ContextParallelResult", "try_torch_context_parallel"]
 
 
@@ -98,8 +100,7 @@ def try_torch_context_parallel(
         ("heads", heads),
         ("head_dim", head_dim),
     ):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive whole number, got {n!r}")
+        chk.positive_int(name, n, what="a positive whole number")
     if world_size < 2 or seq_len % (2 * world_size):
         raise ValueError(
             f"need world_size >= 2 and seq_len divisible by 2·world_size (zigzag), "

@@ -12,6 +12,8 @@ from typing import Literal
 
 import torch
 
+from lcedu import _checks as chk
+
 __all__ = ["causal_mask"]
 
 Alignment = Literal["top_left", "bottom_right"]
@@ -35,8 +37,7 @@ def causal_mask(
     [[1, 1, 0], [1, 1, 1]]
     """
     for name, n in (("q_len", q_len), ("k_len", k_len)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive whole number, got {n!r}")
+        chk.positive_int(name, n, what="a positive whole number")
     if alignment not in ("top_left", "bottom_right"):
         raise ValueError(f"alignment must be 'top_left' or 'bottom_right', got {alignment!r}")
     offset = 0 if alignment == "top_left" else k_len - q_len

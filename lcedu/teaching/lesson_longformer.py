@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lcedu import _checks as chk
 from lcedu.attention.sliding_window import lesson_sliding_window_attention
 
 __all__ = ["LessonLongformerAttention", "influence_matrix", "pattern_text"]
@@ -37,15 +38,12 @@ class LessonLongformerAttention(nn.Module):
             ("num_heads", num_heads),
             ("window_size", window_size),
         ):
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {n!r}")
+            chk.positive_int(name, n, what="a positive whole number")
         if hidden_size % num_heads:
             raise ValueError(
                 f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})"
             )
-        g = global_tokens
-        if isinstance(g, bool) or not isinstance(g, int) or g < 0:
-            raise ValueError(f"global_tokens must be a whole number >= 0, got {global_tokens!r}")
+        chk.nonneg_int("global_tokens", global_tokens)
         self.hidden_size, self.num_heads = hidden_size, num_heads
         self.head_dim = hidden_size // num_heads
         self.window_size, self.global_tokens = window_size, global_tokens
