@@ -94,12 +94,8 @@ def try_torch_context_parallel(
     success the unsharded output is compared with SDPA on the whole sequence and with the
     course's zigzag ring (``simulate_ring_attention``) on the same inputs.
     """
-    for name, n in (
-        ("world_size", world_size),
-        ("seq_len", seq_len),
-        ("heads", heads),
-        ("head_dim", head_dim),
-    ):
+    sizes = dict(world_size=world_size, seq_len=seq_len, heads=heads, head_dim=head_dim)
+    for name, n in sizes.items():
         chk.positive_int(name, n, what="a positive whole number")
     if world_size < 2 or seq_len % (2 * world_size):
         raise ValueError(
