@@ -60,3 +60,46 @@ def test_wilson_interval_contains_the_rate():
     lo, hi = rv._wilson(3, 4)
     assert lo < 0.75 < hi and 0 <= lo and hi <= 1
     assert rv._wilson(0, 4)[0] == 0.0
+
+
+def test_streaming_summary_averages_after_the_cache_is_full():
+    rng = np.random.default_rng(1)
+    runs = [{"file": f, "kind": k, "nll": list(rng.uniform(0, 4, 50))}
+            for f in ("a.py", "b.py") for k in ("dense", "window", "sinks")]
+    rec = {"window": 20, "sinks": 4, "runs": runs}
+    s = rv.streaming_summary(rec)
+    assert set(s) == {"a.py", "b.py"} and set(s["a.py"]) == {"dense", "window", "sinks"}
+    assert s["b.py"]["sinks"] == pytest.approx(np.mean(runs[5]["nll"][20:]))
+    fig = rv.streaming_figure(rec, smooth=5)
+    assert len([ax for ax in fig.axes if ax.lines]) == 2  # one panel per text
+    rec["window"] = 50
+    with pytest.raises(ValueError, match="not more than the cache"):
+        rv.streaming_summary(rec)
+
+
+def test_passkey_rates_group_by_nominal_length():
+    pk = {"trials": [{"length": 2035, "passed": True}, {"length": 2035, "passed": False},
+                     {"length": 8150, "passed": True}]}
+    r = rv.passkey_rates(pk)
+    assert list(r) == [2048, 8192]
+    assert (r[2048]["passed"], r[2048]["trials"], r[2048]["rate"]) == (1, 2, 0.5)
+    assert r[2048]["low"] < 0.5 < r[2048]["high"]
+    with pytest.raises(ValueError, match="no trials"):
+        rv.passkey_rates({"trials": []})
+
+
+def test_streaming_difference_interval_covers_a_known_shift():
+    rng = np.random.default_rng(2)
+    base = rng.normal(3.0, 1.0, 2000)
+    rec = {"window": 100, "runs": [{"file": "t.py", "kind": "window", "nll": list(base + 0.8)},
+                                   {"file": "t.py", "kind": "sinks", "nll": list(base)}]}
+    d = rv.streaming_difference(rec)["t.py"]
+    assert d["difference"] == pytest.approx(0.8)
+    assert d["low"] <= 0.8 <= d["high"] and d["blocks"] == 1900 // 64
+    noisy = {"window": 100, "runs": [
+        {"file": "t.py", "kind": "window", "nll": list(rng.normal(3.0, 1.0, 2000))},
+        {"file": "t.py", "kind": "sinks", "nll": list(rng.normal(3.0, 1.0, 2000))}]}
+    n = rv.streaming_difference(noisy)["t.py"]
+    assert n["low"] < 0 < n["high"]  # no shift: the interval straddles zero
+    with pytest.raises(ValueError, match="no text with both"):
+        rv.streaming_difference(rec, "window", "dense")

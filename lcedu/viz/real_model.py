@@ -22,6 +22,9 @@ __all__ = [
     "sink_mass_figure",
     "streaming_figure",
     "passkey_figure",
+    "streaming_summary",
+    "streaming_difference",
+    "passkey_rates",
 ]
 
 SCALING_STYLE = {
@@ -159,37 +162,83 @@ def _rolling(x: np.ndarray, w: int) -> np.ndarray:
     return (c[w:] - c[:-w]) / w
 
 
+def streaming_summary(record: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
+    """{text: {kind: mean NLL of the tokens after the cache is full}} from a streaming record
+    (kinds: "dense" = one ordinary forward, "window", "sinks")."""
+    rec = _record(record, "streaming")
+    start = int(rec.get("window") or 0)
+    out: dict[str, dict[str, float]] = {}
+    for run in rec["runs"]:
+        nll = np.asarray(run["nll"], dtype=float)
+        if len(nll) <= start:
+            raise ValueError(
+                f"the {run['kind']} run of {run['file']} has {len(nll)} tokens, not more than "
+                f"the cache ({start})"
+            )
+        out.setdefault(run["file"], {})[run["kind"]] = float(nll[start:].mean())
+    return out
+
+
+def streaming_difference(record: dict[str, Any] | None = None, a: str = "window",
+                         b: str = "sinks", *, block: int = 64, resamples: int = 2000,
+                         seed: int = 0) -> dict[str, dict[str, float]]:
+    """Per text: mean NLL of `a` minus `b` after the cache is full, with a 95% interval from
+    a block bootstrap (blocks of `block` consecutive tokens, so nearby tokens' correlation
+    is kept): {text: {"difference", "low", "high", "blocks"}}."""
+    rec = _record(record, "streaming")
+    start = int(rec.get("window") or 0)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in dict.fromkeys(run["file"] for run in rec["runs"]):
+        runs = {run["kind"]: np.asarray(run["nll"], dtype=float)
+                for run in rec["runs"] if run["file"] == name}
+        if a not in runs or b not in runs:
+            continue
+        d = (runs[a] - runs[b])[start:]
+        n = len(d) // block
+        if n < 2:
+            raise ValueError(f"{name}: fewer than 2 blocks of {block} tokens after the cache")
+        means = d[: n * block].reshape(n, block).mean(1)
+        boot = means[rng.integers(0, n, size=(resamples, n))].mean(1)
+        out[name] = {"difference": float(d.mean()), "low": float(np.quantile(boot, 0.025)),
+                     "high": float(np.quantile(boot, 0.975)), "blocks": n}
+    if not out:
+        raise ValueError(f"the record holds no text with both {a!r} and {b!r} runs")
+    return out
+
+
 def streaming_figure(record: dict[str, Any] | None = None, *, smooth: int = 64,
                      window: int | None = None) -> Figure:
     """Per-token NLL (rolling mean over `smooth` tokens) of dense attention, a sliding window
-    and window + sinks, streamed with the course's caches."""
+    and window + sinks, streamed with the course's caches: one panel per recorded text."""
     rec = _record(record, "streaming")
     window = window or rec.get("window")
     styles = {"dense": ("full attention (one forward)", "-", "0.35"),
               "full": ("full cache", "-", "0.35"),
               "window": ("sliding window", "--", "C3"),
               "sinks": (f"window + {rec.get('sinks', 4)} sinks", "-", "C0")}
-    fig = Figure(figsize=(7.5, 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    first = rec["runs"][0]["file"]
-    for run in rec["runs"]:
-        if run["file"] != first:
-            continue
-        nll = np.asarray(run["nll"], dtype=float)
-        y = _rolling(nll, smooth)
-        x = np.arange(len(y)) + smooth
-        label, ls, color = styles.get(run["kind"], (run["kind"], "-", None))
-        ax.plot(x, y, ls=ls, color=color, lw=1.4,
-                label=f"{label}: mean {nll.mean():.2f}")
-    if window:
-        ax.axvline(window, color="0.5", lw=1, ls=":")
-        ax.text(window, 1.0, " cache full", transform=ax.get_xaxis_transform(), fontsize=9,
-                va="bottom", color="0.3")
-    ax.set_xlabel("token position in the stream")
-    ax.set_ylabel(f"NLL, mean of the last {smooth} tokens (nats)")
-    ax.set_title(f"Streaming {first} with a {window}-token cache", pad=14)
-    ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncol=2, fontsize=9)
+    files = list(dict.fromkeys(run["file"] for run in rec["runs"]))
+    fig = Figure(figsize=(4.2 * len(files) + 1.2, 4.0), layout="constrained")
+    axes = fig.subplots(1, len(files), sharey=True, squeeze=False)[0]
+    for ax, name in zip(axes, files):
+        for run in rec["runs"]:
+            if run["file"] != name:
+                continue
+            nll = np.asarray(run["nll"], dtype=float)
+            y = _rolling(nll, smooth)
+            x = np.arange(len(y)) + smooth
+            label, ls, color = styles.get(run["kind"], (run["kind"], "-", None))
+            ax.plot(x, y, ls=ls, color=color, lw=1.4, label=label if ax is axes[0] else None)
+        if window:
+            ax.axvline(window, color="0.5", lw=1, ls=":")
+            ax.text(window, 1.0, " cache full", transform=ax.get_xaxis_transform(), fontsize=9,
+                    va="bottom", color="0.3")
+        ax.set_xlabel("token position in the stream")
+        ax.set_title(name, pad=14, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"NLL, mean of the last {smooth} tokens (nats)")
+    fig.suptitle(f"Streaming with a {window}-token cache", fontsize=11)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=9)
     return fig
 
 
@@ -203,27 +252,36 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, c - h), min(1.0, c + h)
 
 
-def passkey_figure(record: dict[str, Any] | None = None) -> Figure:
-    """Pass-key success rate per context length, with 95% Wilson intervals and trial counts."""
+def passkey_rates(record: dict[str, Any] | None = None) -> dict[int, dict[str, Any]]:
+    """{nominal length: {"passed", "trials", "rate", "low", "high"}} with 95% Wilson intervals;
+    a trial's length (the prompt's tokens) is rounded to the nearest 1K."""
     rec = _record(record, "passkey")
-    trials = rec["trials"]
-    if not trials:
+    if not rec["trials"]:
         raise ValueError("the pass-key record holds no trials")
     groups: dict[int, list[bool]] = {}
-    for t in trials:
+    for t in rec["trials"]:
         nominal = int(round(t["length"] / 1024)) * 1024
         groups.setdefault(nominal, []).append(bool(t["passed"]))
-    lengths = sorted(groups)
+    out = {}
+    for n in sorted(groups):
+        k, m = sum(groups[n]), len(groups[n])
+        lo, hi = _wilson(k, m)
+        out[n] = {"passed": k, "trials": m, "rate": k / m, "low": lo, "high": hi}
+    return out
+
+
+def passkey_figure(record: dict[str, Any] | None = None) -> Figure:
+    """Pass-key success rate per context length, with 95% Wilson intervals and trial counts."""
+    rates = passkey_rates(record)
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    xs = np.arange(len(lengths))
-    for x, n in zip(xs, lengths):
-        ok = groups[n]
-        k, m = sum(ok), len(ok)
-        lo, hi = _wilson(k, m)
-        ax.bar(x, k / m, color="C0", width=0.6)
-        ax.errorbar(x, k / m, yerr=[[k / m - lo], [hi - k / m]], color="k", capsize=4)
-    ax.set_xticks(xs, [f"{n // 1024}K\n{sum(groups[n])}/{len(groups[n])} passed" for n in lengths])
+    xs = np.arange(len(rates))
+    for x, r in zip(xs, rates.values()):
+        ax.bar(x, r["rate"], color="C0", width=0.6)
+        ax.errorbar(x, r["rate"], yerr=[[r["rate"] - r["low"]], [r["high"] - r["rate"]]],
+                    color="k", capsize=4)
+    ax.set_xticks(xs, [f"{n // 1024}K\n{r['passed']}/{r['trials']} passed"
+                       for n, r in rates.items()])
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("fraction of trials passed")
