@@ -316,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passkey-depths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
     p.add_argument("--passkey-trials", type=int, default=4)
     p.add_argument("--passkey-scalings", nargs="+", default=["none", "linear", "yarn"])
+    p.add_argument("--stride-fraction", type=float, default=None,
+                   help="sliding-window scoring instead: windows every FRACTION x length, "
+                   "each scoring its last FRACTION x length bytes (no passkey test)")
+    p.add_argument("--position-length", type=int, default=None,
+                   help="with --stride-fraction: also the loss per position at this length")
+    p.add_argument("--position-windows", type=int, default=32,
+                   help="windows averaged for the per-position loss")
     p.add_argument("--out", help="write the metrics JSON here")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest on a busy, shared 2-core machine)")
@@ -409,6 +416,8 @@ def bytes_main(argv: list[str]) -> int:
         path = Path(args.checkpoint) if args.checkpoint else shipped_checkpoint(args.pos)
         model, ckpt = load_checkpoint(path, pos=args.expect_pos or args.pos)
         corpus = load_corpus(max_train_bytes=1)
+        if args.stride_fraction is not None:
+            return _strided_main(args, argv, path, ckpt, model, corpus)
         metrics = evaluate_model(
             model, corpus.val, lengths=args.lengths, scalings=args.scalings,
             total_tokens=args.tokens, passkey_lengths=args.passkey_lengths,
@@ -423,6 +432,28 @@ def bytes_main(argv: list[str]) -> int:
     metrics["tokens_per_length"] = args.tokens
     metrics["val_sha256"] = corpus.fingerprint()["val_sha256"]
     metrics["args"] = vars(args)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(metrics, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _strided_main(args, argv: list[str], path: Path, ckpt: dict, model: TinyLM, corpus) -> int:
+    from lcedu.models.schedule import environment
+    from lcedu.models.strided_eval import length_sweep
+
+    scalings = list(args.scalings)
+    if model.config.pos != "rope":
+        scalings = ["none"]
+    metrics = length_sweep(
+        model, corpus.val, lengths=args.lengths, scalings=scalings, tokens=args.tokens,
+        stride_fraction=args.stride_fraction, position_length=args.position_length,
+        position_windows=args.position_windows, log=lambda s: print(s, flush=True),
+    )
+    metrics.update(checkpoint=path.name, step=ckpt["step"],
+                   val_sha256=corpus.fingerprint()["val_sha256"], args=vars(args),
+                   command="lcedu evaluate " + " ".join(argv), environment=environment())
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(metrics, indent=1) + "\n")

@@ -27,6 +27,9 @@ MODEL_LABELS = {
     "rope_ft128_linear": "RoPE, fine-tuned at 128 with PI",
     "rope_ft128_yarn": "RoPE, fine-tuned at 128 with YaRN",
     "rope_ft128_none": "RoPE, fine-tuned at 128 (control)",
+    "rope_ft256_linear": "RoPE, fine-tuned at 256 with PI",
+    "rope_ft256_yarn": "RoPE, fine-tuned at 256 with YaRN",
+    "rope_ft256_none": "RoPE, fine-tuned at 256 (control)",
 }
 SCALING_LABELS = {
     "none": "",
@@ -112,7 +115,7 @@ def results_table(rows: list[dict] | None = None, key: str = "accuracy", *,
             if percent:
                 out.append(f"{100 * mean:>8.1f} ±{100 * sd:>4.1f}")
             else:
-                out.append(f"{mean:>8.3f} ±{sd:>4.2f}")
+                out.append(f"{mean:>7.3f} ±{sd:>5.3f}")
         lines.append(f"{_label(*k):<{width}}" + "".join(out))
     lines.append(f"(mean ± sd over {' or '.join(map(str, seeds))} seeds per cell"
                  + (", in %)" if percent else ")"))

@@ -308,8 +308,8 @@ def subset_from_metrics(metrics: dict) -> torch.Tensor:
 def _as_argv(cfg: TrainConfig, out: Path) -> list[str]:
     default = TrainConfig()
     argv = ["--pos", cfg.pos, "--seq-len", str(cfg.seq_len), "--steps", str(cfg.steps)]
-    for name in ("batch_size", "lr", "dim", "layers", "heads", "seed", "eval_every", "init",
-                 "rope_scaling", "rope_original_len"):
+    for name in ("batch_size", "lr", "warmup", "dim", "layers", "heads", "seed", "eval_every",
+                 "eval_windows", "init", "rope_scaling", "rope_original_len"):
         if getattr(cfg, name) != getattr(default, name):
             argv += ["--" + name.replace("_", "-"), str(getattr(cfg, name))]
     return argv + ["--out", out.as_posix()]
@@ -328,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="training length in bytes")
     p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps")
     p.add_argument("--out", required=True, help="checkpoint path X.pt (writes X.json too)")
-    add_config_options(p, d, "batch_size", "lr", "dim", "layers", "heads", "seed", "eval_every")
+    add_config_options(p, d, "batch_size", "lr", "warmup", "dim", "layers", "heads", "seed",
+                       "eval_every", "eval_windows")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest on a busy, shared 2-core machine)")
     p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning)")
@@ -430,8 +431,9 @@ def bytes_main(argv: list[str]) -> int:
     try:
         cfg = TrainConfig(
             pos=args.pos, seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
-            lr=args.lr, dim=args.dim, layers=args.layers, heads=args.heads, seed=args.seed,
-            eval_every=args.eval_every, init=args.init, rope_scaling=args.rope_scaling,
+            lr=args.lr, warmup=args.warmup, dim=args.dim, layers=args.layers, heads=args.heads,
+            seed=args.seed, eval_every=args.eval_every, eval_windows=args.eval_windows,
+            init=args.init, rope_scaling=args.rope_scaling,
             rope_original_len=args.rope_original_len,
         )
         result = train(
