@@ -211,15 +211,8 @@ def _compiled_flex() -> Callable:
 
 
 def flex_sliding_window_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    window: int,
-    *,
-    causal: bool = False,
-    padding_mask: torch.Tensor | None = None,
-    compiled: bool = True,
-    block_size: int = 128,
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, *, causal: bool = False,
+    padding_mask: torch.Tensor | None = None, compiled: bool = True, block_size: int = 128,
     global_tokens: object = None,
 ) -> torch.Tensor:
     """Sliding-window (optionally + global) attention through FlexAttention.

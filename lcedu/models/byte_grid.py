@@ -10,10 +10,10 @@ that has no result yet.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from lcedu.models.grid import built_in_scaling, grid_entry, rel_path
 from lcedu.models.positional import SCHEMES
 
 __all__ = ["TRAIN_LEN", "EVAL_LENGTHS", "ZERO_SHOT", "FINE_TUNES", "BYTES_DIR", "grid_rows",
@@ -33,13 +33,6 @@ EVAL = ["--stride-fraction", "0.5", "--tokens", "262144", "--position-length", "
 BYTES_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "bytes"
 
 
-def _rel(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def grid_rows(seed: int, out_dir: Path = BYTES_DIR) -> list[tuple[str, list[str], list[str]]]:
     """(name, train argv, evaluate argv) for every model of one seed, in dependency order."""
     rows = []
@@ -47,62 +40,30 @@ def grid_rows(seed: int, out_dir: Path = BYTES_DIR) -> list[tuple[str, list[str]
     common = ["--no-progress", "--no-resume", "--drop-resume-state", "--eval-windows", "64"]
     for pos in SCHEMES:
         name = f"{pos}_s{seed}"
-        ckpt = _rel(out_dir / f"{name}.pt")
+        ckpt = rel_path(out_dir / f"{name}.pt")
         train = ["--pos", pos, "--seq-len", str(TRAIN_LEN), "--steps", str(BASE_STEPS),
                  "--batch-size", "32", "--eval-every", "250", *MODEL, "--seed", str(seed),
                  *common, "--out", ckpt]
         scalings = list(ZERO_SHOT) if pos == "rope" else ["none"]
         ev = ["--checkpoint", ckpt, "--lengths", *lengths, "--scalings", *scalings, *EVAL,
-              "--out", _rel(out_dir / f"{name}.eval.json")]
+              "--out", rel_path(out_dir / f"{name}.eval.json")]
         rows.append((name, train, ev))
-    base = _rel(out_dir / f"rope_s{seed}.pt")
+    base = rel_path(out_dir / f"rope_s{seed}.pt")
     for method in FINE_TUNES:
         name = f"rope_ft{2 * TRAIN_LEN}_{method}_s{seed}"
-        ckpt = _rel(out_dir / f"{name}.pt")
+        ckpt = rel_path(out_dir / f"{name}.pt")
         train = ["--pos", "rope", "--seq-len", str(2 * TRAIN_LEN), "--steps", str(FT_STEPS),
                  "--batch-size", "16", "--lr", "0.001", "--warmup", "10", "--eval-every", "100",
-                 *MODEL, "--seed", str(seed), "--init", base, *common, "--out", ckpt]
-        if method != "none":
-            train += ["--rope-scaling", method, "--rope-original-len", str(TRAIN_LEN)]
+                 *MODEL, "--seed", str(seed), "--init", base, *common, "--out", ckpt,
+                 *built_in_scaling(method, TRAIN_LEN)]
         ev = ["--checkpoint", ckpt, "--lengths", *lengths, "--scalings", method, *EVAL,
-              "--out", _rel(out_dir / f"{name}.eval.json")]
+              "--out", rel_path(out_dir / f"{name}.eval.json")]
         rows.append((name, train, ev))
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lcedu.models.byte_grid",
-                                description="Run the capstone's byte-LM grid (skips done rows).")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--out-dir", default=str(BYTES_DIR))
-    p.add_argument("--models", nargs="+", default=None,
-                   help="only these rows (e.g. rope rope_ft256_linear); default: all")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--stage", choices=["all", "train", "evaluate"], default="all")
-    args = p.parse_args(argv)
-    import importlib
-
-    import torch
-
-    train = importlib.import_module("lcedu.models.train")
-    evaluate = importlib.import_module("lcedu.models.evaluate")
-
-    torch.set_num_threads(args.threads)
-    for seed in args.seeds:
-        for name, train_argv, eval_argv in grid_rows(seed, Path(args.out_dir)):
-            if args.models is not None and name.rsplit("_s", 1)[0] not in args.models:
-                continue
-            ckpt = Path(train_argv[train_argv.index("--out") + 1])
-            if args.stage != "evaluate" and not ckpt.with_suffix(".json").is_file():
-                print(f"== train {name}: lcedu train {' '.join(train_argv)}", flush=True)
-                if train.main(train_argv) != 0:
-                    return 1
-            out = Path(eval_argv[eval_argv.index("--out") + 1])
-            if args.stage != "train" and ckpt.is_file() and not out.is_file():
-                print(f"== evaluate {name}: lcedu evaluate {' '.join(eval_argv)}", flush=True)
-                if evaluate.main(eval_argv) != 0:
-                    return 1
-    return 0
+main = grid_entry("python -m lcedu.models.byte_grid", "the capstone's byte-LM grid",
+                  grid_rows, BYTES_DIR)
 
 
 if __name__ == "__main__":

@@ -74,14 +74,9 @@ def byte_training_table(records: dict[str, dict] | None = None) -> str:
     """Per model: steps, parameters, seconds per seed, final validation loss and how much it
     still fell over the last quarter of training (mean over seeds) — the plateau check."""
     records = load_byte_records() if records is None else records
-    by_model: dict[str, list[dict]] = {}
-    for rec in records.values():
-        by_model.setdefault(rec["model"], []).append(rec)
     lines = [f"{'model':<36}{'steps':>6}{'params':>8}  {'train s (per seed)':<20}"
              f"{'val loss':>9}{'last-quarter drop':>19}"]
-    order = list(recall_records.MODEL_LABELS)
-    for model in sorted(by_model, key=lambda m: order.index(m) if m in order else 99):
-        recs = sorted(by_model[model], key=lambda r: r["seed"])
+    for model, recs in recall_records.runs_by_model(records):
         t = recs[0]["train"]
         secs = ", ".join(f"{r['train']['train_seconds']:.0f}" for r in recs)
         finals, drops = [], []

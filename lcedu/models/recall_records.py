@@ -14,7 +14,7 @@ from pathlib import Path
 from lcedu.models.recall_eval import summarize
 
 __all__ = ["recall_dir", "load_records", "score_rows", "results_table", "training_table",
-           "compare", "rescore", "MODEL_LABELS", "SCALING_LABELS"]
+           "runs_by_model", "compare", "rescore", "MODEL_LABELS", "SCALING_LABELS"]
 
 MODEL_LABELS = {
     "none": "NoPE",
@@ -122,17 +122,22 @@ def results_table(rows: list[dict] | None = None, key: str = "accuracy", *,
     return "\n".join(lines)
 
 
-def training_table(records: dict[str, dict] | None = None) -> str:
-    """Per model: steps, parameters, training seconds per seed, accuracy at training length."""
-    records = load_records() if records is None else records
+def runs_by_model(records: dict[str, dict]) -> list[tuple[str, list[dict]]]:
+    """[(model, its runs by seed)], models in the order of ``MODEL_LABELS``."""
     by_model: dict[str, list[dict]] = {}
     for rec in records.values():
         by_model.setdefault(rec["model"], []).append(rec)
+    order = list(MODEL_LABELS)
+    return [(m, sorted(by_model[m], key=lambda r: r["seed"]))
+            for m in sorted(by_model, key=lambda m: order.index(m) if m in order else 99)]
+
+
+def training_table(records: dict[str, dict] | None = None) -> str:
+    """Per model: steps, parameters, training seconds per seed, accuracy at training length."""
+    records = load_records() if records is None else records
     lines = [f"{'model':<36}{'steps':>6}{'params':>8}  {'train s (per seed)':<22}"
              f"{'acc @ train len':>16}"]
-    order = list(MODEL_LABELS)
-    for model in sorted(by_model, key=lambda m: order.index(m) if m in order else 99):
-        recs = sorted(by_model[model], key=lambda r: r["seed"])
+    for model, recs in runs_by_model(records):
         t = recs[0]["train"]
         secs = ", ".join(f"{r['train']['train_seconds']:.0f}" for r in recs)
         accs = [r["train"]["at_training_length"]["accuracy"] for r in recs]

@@ -75,14 +75,8 @@ def strided_loss(
 
 @torch.no_grad()
 def position_loss(
-    model: TinyLM,
-    data: torch.Tensor,
-    length: int,
-    *,
-    windows: int,
-    bucket: int,
-    rope: RopeOverride | None = None,
-    batch_size: int = 8,
+    model: TinyLM, data: torch.Tensor, length: int, *, windows: int, bucket: int,
+    rope: RopeOverride | None = None, batch_size: int = 8,
 ) -> list[float]:
     """Mean loss at each `bucket` of positions over the first `windows` windows of `length`
     (those `evaluate.perplexity` tiles): entry j is the loss of the targets at positions
