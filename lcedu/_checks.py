@@ -169,7 +169,7 @@ def same_dtype_device(names: str, *tensors: torch.Tensor, fn: str | None = None)
     if any(k != kinds[0] for k in kinds):
         listed = ", ".join(f"{d} on {v}" for d, v in kinds[:-1])
         listed += f" and {kinds[-1][0]} on {kinds[-1][1]}"
-        raise ValueError(_say(fn, f"{names} must share one dtype and one device, got {listed}"))
+        raise ValueError(_say(fn, f"{names} must share dtypes and devices, got {listed}"))
 
 
 # ----------------------------------------------------------------------------- sizes
