@@ -17,10 +17,7 @@ import numpy as np
 from lcedu.models import recall_records
 
 __all__ = ["bytes_dir", "load_byte_records", "byte_rows", "position_curves",
-           "byte_training_table", "rescore_bytes", "BYTE_LABELS"]
-
-#: The labels of the models only this grid has (the others are the recall grid's).
-BYTE_LABELS = {k: v for k, v in recall_records.MODEL_LABELS.items() if "ft256" in k}
+           "byte_training_table", "rescore_bytes"]
 
 
 def bytes_dir() -> Path:
@@ -93,12 +90,9 @@ def byte_training_table(records: dict[str, dict] | None = None) -> str:
 
 
 def rescore_bytes(name: str, length: int, scaling: str = "none", *,
-                  tokens: int | None = None, directory: str | Path | None = None
-                  ) -> tuple[float, float | None]:
-    """(live strided loss, recorded loss or None) of shipped run `name` at `length`.
-
-    With `tokens` smaller than the record's, the live loss scores only the first `tokens`
-    bytes (a quick look; it then differs from the record by the text it leaves out)."""
+                  directory: str | Path | None = None) -> tuple[float, float | None]:
+    """(live strided loss, recorded loss or None) of shipped run `name` at `length`, scored
+    on the same bytes and stride as the record."""
     from lcedu.models.data import load_corpus
     from lcedu.models.recall_eval import recall_rope
     from lcedu.models.strided_eval import strided_loss
@@ -113,7 +107,7 @@ def rescore_bytes(name: str, length: int, scaling: str = "none", *,
     ev = json.loads(path.with_name(f"{name}.eval.json").read_text())
     data = load_corpus(max_train_bytes=1).val
     stride = max(1, int(length * ev["stride_fraction"]))
-    live = strided_loss(model, data, length, stride=stride, tokens=tokens or ev["tokens"],
+    live = strided_loss(model, data, length, stride=stride, tokens=ev["tokens"],
                         rope=recall_rope(model, scaling, length))["loss"]
     recorded = None
     if length in ev["lengths"] and scaling in ev["loss"]:
